@@ -1,0 +1,56 @@
+# sagaboard developer tasks. Run `make help` for the list.
+
+GO        ?= go
+ARGS      ?=
+TESTFLAGS ?=
+# Packages whose Fuzz* targets `make fuzz` runs, e.g. FUZZ_PKGS="./services/saga".
+FUZZ_PKGS ?=
+FUZZTIME  ?= 20s
+
+.PHONY: help run test broker chromium generate bench fuzz vendor-htmx
+
+help:
+	@echo "make run          start the broker, then go run ./cmd/sagaboard \$$(ARGS)"
+	@echo "make test         broker + chromium, go vet, go test (extra flags: TESTFLAGS=...)"
+	@echo "make broker       make sure the local RabbitMQ is installed and running"
+	@echo "make generate     go tool templ generate"
+	@echo "make bench        go run ./cmd/sagabench \$$(ARGS)"
+	@echo "make fuzz         fuzz every Fuzz* target in FUZZ_PKGS for FUZZTIME each"
+	@echo "make vendor-htmx  re-fetch static/htmx* at the versions in static/VERSIONS"
+
+run: broker
+	$(GO) run ./cmd/sagaboard $(ARGS)
+
+test: broker chromium
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 30m $(TESTFLAGS) ./...
+
+broker:
+	bash scripts/ensure-rabbitmq.sh
+
+chromium:
+	bash scripts/ensure-chromium.sh
+
+generate:
+	$(GO) tool templ generate
+
+bench:
+	$(GO) run ./cmd/sagabench $(ARGS)
+
+# go test -fuzz takes one target at a time, so run each Fuzz* function of
+# each package in turn.
+fuzz:
+	@set -e; \
+	if [ -z "$(strip $(FUZZ_PKGS))" ]; then echo "fuzz: FUZZ_PKGS is empty; nothing to fuzz"; exit 0; fi; \
+	for pkg in $(FUZZ_PKGS); do \
+		list=$$($(GO) test -list '^Fuzz' "$$pkg"); \
+		targets=$$(printf '%s\n' "$$list" | grep '^Fuzz' || true); \
+		if [ -z "$$targets" ]; then echo "fuzz: no Fuzz targets in $$pkg"; continue; fi; \
+		for fn in $$targets; do \
+			echo "fuzz: $$pkg $$fn ($(FUZZTIME))"; \
+			$(GO) test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) "$$pkg"; \
+		done; \
+	done
+
+vendor-htmx:
+	bash scripts/vendor-htmx.sh

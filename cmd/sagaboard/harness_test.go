@@ -1,0 +1,401 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// binary is the real sagaboard, built once for the whole test run.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sagaboard-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "sagaboard")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build sagaboard: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// requireBroker skips without a broker, except in CI where a missing broker
+// is a failure.
+func requireBroker(t testing.TB) {
+	t.Helper()
+	conn, err := amqp.Dial("amqp://guest:guest@localhost:5672/")
+	if err == nil {
+		conn.Close()
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("RabbitMQ is not reachable on localhost:5672 (%v); CI must have it", err)
+	}
+	t.Skipf("RabbitMQ is not reachable on localhost:5672 (%v); run `make broker`", err)
+}
+
+// MustVhost makes a fresh vhost for one test, so tests never see each
+// other's messages, and deletes it afterwards.
+func MustVhost(t testing.TB) string {
+	t.Helper()
+	requireBroker(t)
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	name := "sagaboard-test-" + strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-") + "-" + hex.EncodeToString(b)
+	for _, args := range [][]string{{"add_vhost", name}, {"set_permissions", "-p", name, "guest", ".*", ".*", ".*"}} {
+		if out, err := exec.Command("rabbitmqctl", args...).CombinedOutput(); err != nil {
+			t.Fatalf("rabbitmqctl %v: %v\n%s", args, err, out)
+		}
+	}
+	t.Cleanup(func() { _ = exec.Command("rabbitmqctl", "delete_vhost", name).Run() })
+	return "amqp://guest:guest@localhost:5672/" + name
+}
+
+// Proc is a running sagaboard process.
+type Proc struct {
+	t    testing.TB
+	cmd  *exec.Cmd
+	URL  string
+	Args []string
+	log  *syncBuffer
+	done chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var readyURL = regexp.MustCompile(`url=(http://\S+)`)
+
+// Start runs the real binary with args and waits for its ready line.
+func Start(t testing.TB, args ...string) *Proc {
+	t.Helper()
+	p := &Proc{t: t, Args: args}
+	p.start()
+	t.Cleanup(func() { p.Kill() })
+	return p
+}
+
+func (p *Proc) start() {
+	t := p.t
+	t.Helper()
+	p.cmd = exec.Command(binary, p.Args...)
+	p.log = &syncBuffer{}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Stdout = p.log
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start sagaboard: %v", err)
+	}
+	p.done = make(chan struct{})
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		sent := false
+		for sc.Scan() {
+			line := sc.Text()
+			p.log.Write([]byte(line + "\n"))
+			if !sent && strings.Contains(line, "sagaboard ready") {
+				m := readyURL.FindStringSubmatch(line)
+				u := ""
+				if m != nil {
+					u = m[1]
+				}
+				ready <- u
+				sent = true
+			}
+		}
+		_ = p.cmd.Wait()
+		close(p.done)
+	}()
+	select {
+	case u := <-ready:
+		p.URL = strings.TrimSuffix(u, "/")
+	case <-p.done:
+		t.Fatalf("sagaboard exited before it was ready:\n%s", p.log.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("sagaboard was not ready in 30s:\n%s", p.log.String())
+	}
+}
+
+// Log returns what the process printed.
+func (p *Proc) Log() string { return p.log.String() }
+
+// Kill sends SIGKILL and waits for the process to go.
+func (p *Proc) Kill() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// Stop sends SIGTERM and waits for a graceful exit.
+func (p *Proc) Stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		p.t.Errorf("sagaboard did not stop within 30s of SIGTERM:\n%s", p.Log())
+		p.Kill()
+	}
+}
+
+// Restart starts the process again with the same arguments.
+func (p *Proc) Restart() { p.start() }
+
+// Do sends a request with a JSON body (nil for none) and decodes a JSON
+// answer into out when out is not nil. It returns the status.
+func (p *Proc) Do(method, path string, body any, out any) int {
+	p.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, p.URL+path, rd)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			p.t.Fatalf("%s %s: %d answer is not JSON: %v\n%s", method, path, res.StatusCode, err, raw)
+		}
+	}
+	return res.StatusCode
+}
+
+// Booking is a booking as the API shows it.
+type Booking struct {
+	ID          string   `json:"id"`
+	UserID      string   `json:"user_id"`
+	Seats       []string `json:"seats"`
+	AmountCents int64    `json:"amount_cents"`
+	Status      string   `json:"status"`
+	Notified    bool     `json:"notified"`
+	Reason      string   `json:"reason"`
+	Events      []struct {
+		Seq       int64           `json:"seq"`
+		MessageID string          `json:"message_id"`
+		Queue     string          `json:"queue"`
+		Type      string          `json:"type"`
+		Source    string          `json:"source"`
+		At        time.Time       `json:"at"`
+		Payload   json.RawMessage `json:"payload"`
+	} `json:"events"`
+	Waiting *struct {
+		Queue string `json:"queue"`
+	} `json:"waiting"`
+}
+
+// Book posts a booking and returns its id.
+func (p *Proc) Book(user string, seats ...string) string {
+	p.t.Helper()
+	var out map[string]string
+	if code := p.Do("POST", "/api/bookings", map[string]any{"user_id": user, "seats": seats}, &out); code != http.StatusAccepted {
+		p.t.Fatalf("POST /api/bookings for %s %v: status %d %v", user, seats, code, out)
+	}
+	return out["id"]
+}
+
+// Get returns a booking.
+func (p *Proc) Get(id string) Booking {
+	p.t.Helper()
+	var b Booking
+	if code := p.Do("GET", "/api/bookings/"+id, nil, &b); code != http.StatusOK {
+		p.t.Fatalf("GET /api/bookings/%s: status %d", id, code)
+	}
+	return b
+}
+
+// WaitFor polls a booking until ok returns true, failing after timeout.
+func (p *Proc) WaitFor(id string, timeout time.Duration, what string, ok func(Booking) bool) Booking {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		b := p.Get(id)
+		if ok(b) {
+			return b
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("booking %s never became %s within %s; last: status=%s notified=%v reason=%q events=%d\nlog:\n%s",
+				id, what, timeout, b.Status, b.Notified, b.Reason, len(b.Events), tail(p.Log(), 40))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Settled waits until every saga queue is empty twice in a row, so nothing
+// is in flight.
+func (p *Proc) Settled(timeout time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	quiet := 0
+	for time.Now().Before(deadline) {
+		var qs []struct {
+			Name  string `json:"name"`
+			Ready int    `json:"ready"`
+		}
+		if p.Do("GET", "/api/queues", nil, &qs) == http.StatusOK {
+			busy := false
+			for _, q := range qs {
+				if q.Ready > 0 && q.Name != "dead_letter_queue" {
+					busy = true
+				}
+			}
+			if !busy {
+				quiet++
+				if quiet >= 3 {
+					return
+				}
+			} else {
+				quiet = 0
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.t.Fatalf("queues did not drain within %s", timeout)
+}
+
+// Ledger returns the payments of one booking.
+func (p *Proc) Ledger(id string) (charged, refunded int64) {
+	p.t.Helper()
+	var entries []struct {
+		BookingID   string `json:"booking_id"`
+		Kind        string `json:"kind"`
+		AmountCents int64  `json:"amount_cents"`
+	}
+	if code := p.Do("GET", "/api/payments?booking_id="+id, nil, &entries); code != http.StatusOK {
+		p.t.Fatalf("GET /api/payments: %d", code)
+	}
+	for _, e := range entries {
+		switch e.Kind {
+		case "charge":
+			charged += e.AmountCents
+		case "refund":
+			refunded += e.AmountCents
+		}
+	}
+	return charged, refunded
+}
+
+// SeatStatus returns the status of each seat by id.
+func (p *Proc) SeatStatus() map[string]string {
+	p.t.Helper()
+	var seats []struct {
+		ID, Status, BookingID string
+	}
+	if code := p.Do("GET", "/api/seats", nil, &seats); code != http.StatusOK {
+		p.t.Fatalf("GET /api/seats: %d", code)
+	}
+	out := map[string]string{}
+	for _, s := range seats {
+		out[s.ID] = s.Status
+	}
+	return out
+}
+
+// SetSwitches PUTs a failure-switch patch.
+func (p *Proc) SetSwitches(patch string) {
+	p.t.Helper()
+	var out map[string]any
+	if code := p.Do("PUT", "/api/failures", patch, &out); code != http.StatusOK {
+		p.t.Fatalf("PUT /api/failures %s: %d %v", patch, code, out)
+	}
+}
+
+// publish sends a raw message into a vhost, for tests that play a
+// misbehaving or duplicating producer.
+func publish(t testing.TB, amqpURL, exchange, key string, msg amqp.Publishing) {
+	t.Helper()
+	conn, err := amqp.Dial(amqpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, false, false, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := dc.WaitContext(ctx); err != nil || !ok {
+		t.Fatalf("publish to %s/%s not confirmed: %v", exchange, key, err)
+	}
+}
+
+func eventTypes(b Booking) []string {
+	out := make([]string, len(b.Events))
+	for i, e := range b.Events {
+		out[i] = e.Type
+	}
+	return out
+}

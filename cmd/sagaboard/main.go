@@ -1,0 +1,33 @@
+// Command sagaboard runs the choreography saga lab: the five participants,
+// the observer and the dashboard, all in one process or any subset of them
+// per process (-only), against one RabbitMQ.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := NewMain()
+	if err := m.ParseFlags(os.Args[1:], os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "sagaboard:", err)
+		os.Exit(2)
+	}
+	if err := m.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "sagaboard:", err)
+		m.Close()
+		os.Exit(1)
+	}
+	<-ctx.Done()
+	stop() // a second signal now kills at once, as users expect
+	if err := m.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "sagaboard:", err)
+		os.Exit(1)
+	}
+}

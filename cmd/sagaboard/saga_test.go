@@ -1,0 +1,199 @@
+package main_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// startSaga runs the whole program in its own vhost and data folder.
+func startSaga(t *testing.T, extra ...string) (*Proc, string) {
+	t.Helper()
+	vhost := MustVhost(t)
+	args := append([]string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-amqp", vhost}, extra...)
+	return Start(t, args...), vhost
+}
+
+func TestHappyPathConfirmsChargesAndNotifies(t *testing.T) {
+	p, _ := startSaga(t)
+	id := p.Book("alice", "A1", "A2")
+
+	b := p.WaitFor(id, 10*time.Second, "confirmed and notified", func(b Booking) bool { return b.Status == "confirmed" && b.Notified })
+	if b.AmountCents != 2000 || b.UserID != "alice" || !slices.Equal(b.Seats, []string{"A1", "A2"}) {
+		t.Errorf("booking = %+v, want alice, A1 A2, 2000 cents", b)
+	}
+	want := []string{"BookingCreated", "PaymentCompleted", "SeatsSold", "BookingNotified"}
+	if got := eventTypes(b); !slices.Equal(got, want) {
+		t.Errorf("events = %v, want %v", got, want)
+	}
+	if b.Waiting != nil {
+		t.Errorf("a confirmed booking says it is waiting in %s", b.Waiting.Queue)
+	}
+	seats := p.SeatStatus()
+	if seats["A1"] != "sold" || seats["A2"] != "sold" || seats["A3"] != "free" {
+		t.Errorf("seats A1 A2 A3 = %s %s %s, want sold sold free", seats["A1"], seats["A2"], seats["A3"])
+	}
+	if charged, refunded := p.Ledger(id); charged != 2000 || refunded != 0 {
+		t.Errorf("ledger: charged %d refunded %d, want 2000 and 0", charged, refunded)
+	}
+	var notes []struct {
+		BookingID string `json:"booking_id"`
+		Success   bool   `json:"success"`
+	}
+	p.Do("GET", "/api/notifications?user_id=alice", nil, &notes)
+	if len(notes) != 1 || notes[0].BookingID != id || !notes[0].Success {
+		t.Errorf("alice's notifications = %+v, want one success for %s", notes, id)
+	}
+	if !strings.Contains(p.Log(), "Booking SUCCESS sent to user alice") {
+		t.Errorf("the log does not say the user was told:\n%s", tail(p.Log(), 20))
+	}
+	// A seat in a live booking cannot be booked again.
+	var e map[string]string
+	if code := p.Do("POST", "/api/bookings", `{"user_id":"bob","seats":["A2","A3"]}`, &e); code != http.StatusConflict || !strings.Contains(e["error"], "A2") {
+		t.Errorf("booking a sold seat: %d %v, want 409 naming A2", code, e)
+	}
+	if p.SeatStatus()["A3"] != "free" {
+		t.Errorf("a refused booking left A3 %s", p.SeatStatus()["A3"])
+	}
+}
+
+func TestDeclinedPaymentCompensatesWithNoCharge(t *testing.T) {
+	p, _ := startSaga(t)
+	p.SetSwitches(`{"payment":{"fail_rate":1}}`)
+	id := p.Book("bob", "B1", "B2")
+
+	b := p.WaitFor(id, 10*time.Second, "compensated and notified", func(b Booking) bool { return b.Status == "compensated" && b.Notified })
+	want := []string{"BookingCreated", "PaymentServiceFailed", "SeatReleaseRequested", "BookingCancelled", "BookingNotified"}
+	if got := eventTypes(b); !slices.Equal(got, want) {
+		t.Errorf("events = %v, want %v", got, want)
+	}
+	if !strings.Contains(b.Reason, "payment.fail_rate=1") {
+		t.Errorf("reason = %q, want it to name the switch", b.Reason)
+	}
+	seats := p.SeatStatus()
+	if seats["B1"] != "free" || seats["B2"] != "free" {
+		t.Errorf("seats B1 B2 = %s %s, want free free", seats["B1"], seats["B2"])
+	}
+	if charged, refunded := p.Ledger(id); charged != refunded {
+		t.Errorf("ledger: charged %d refunded %d, want a net of zero", charged, refunded)
+	}
+	// The released seats can be booked again at once.
+	p.SetSwitches(`{"payment":{"fail_rate":0}}`)
+	again := p.Book("carol", "B1")
+	p.WaitFor(again, 10*time.Second, "confirmed", func(b Booking) bool { return b.Status == "confirmed" })
+}
+
+func TestFailedSeatUpdateRefundsTheCharge(t *testing.T) {
+	p, _ := startSaga(t)
+	p.SetSwitches(`{"seats":{"fail_rate":1}}`)
+	id := p.Book("carol", "C1")
+
+	b := p.WaitFor(id, 10*time.Second, "compensated and notified", func(b Booking) bool { return b.Status == "compensated" && b.Notified })
+	want := []string{"BookingCreated", "PaymentCompleted", "SeatUpdatingServiceFailed", "RefundRequested", "PaymentRefunded", "BookingCancelled", "BookingNotified"}
+	if got := eventTypes(b); !slices.Equal(got, want) {
+		t.Errorf("events = %v, want %v", got, want)
+	}
+	if charged, refunded := p.Ledger(id); charged != 1000 || refunded != 1000 {
+		t.Errorf("ledger: charged %d refunded %d, want 1000 and 1000", charged, refunded)
+	}
+	if s := p.SeatStatus()["C1"]; s != "free" {
+		t.Errorf("seat C1 is %s after compensation, want free", s)
+	}
+	if !strings.Contains(b.Reason, "seats.fail_rate=1") {
+		t.Errorf("reason = %q, want the seat failure", b.Reason)
+	}
+}
+
+func TestFailingNotificationIsRetriedWithoutChangingTheOutcome(t *testing.T) {
+	p, _ := startSaga(t)
+	p.SetSwitches(`{"notification":{"fail_rate":1}}`)
+	id := p.Book("dave", "D1")
+
+	p.WaitFor(id, 10*time.Second, "confirmed with retries under way", func(b Booking) bool {
+		return b.Status == "confirmed" && slices.Contains(eventTypes(b), "NotificationRetry")
+	})
+	// While notification keeps failing the booking stays confirmed and
+	// unnotified, and the retries keep coming.
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if b := p.Get(id); b.Status != "confirmed" || b.Notified {
+			t.Fatalf("while notification fails: status=%s notified=%v, want confirmed and not notified", b.Status, b.Notified)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	retries := 0
+	for _, e := range p.Get(id).Events {
+		if e.Type == "NotificationRetry" {
+			retries++
+		}
+	}
+	if retries < 2 {
+		t.Errorf("saw %d retries in 1.5s of failing notifications, want at least 2", retries)
+	}
+	p.SetSwitches(`{"notification":{"fail_rate":0}}`)
+	b := p.WaitFor(id, 15*time.Second, "notified", func(b Booking) bool { return b.Notified })
+	if b.Status != "confirmed" {
+		t.Errorf("status after notification recovered = %s, want confirmed", b.Status)
+	}
+}
+
+// TestRedeliveryHasNoSecondEffect hands every message of a finished happy
+// saga and a finished compensated saga to its consumer a second time, with
+// the same message id, and checks that nothing happened twice.
+func TestRedeliveryHasNoSecondEffect(t *testing.T) {
+	p, vhost := startSaga(t)
+	happy := p.Book("erin", "E1")
+	p.WaitFor(happy, 10*time.Second, "confirmed and notified", func(b Booking) bool { return b.Status == "confirmed" && b.Notified })
+	p.SetSwitches(`{"seats":{"fail_rate":1}}`)
+	undone := p.Book("frank", "F1")
+	p.WaitFor(undone, 10*time.Second, "compensated and notified", func(b Booking) bool { return b.Status == "compensated" && b.Notified })
+	p.SetSwitches(`{"seats":{"fail_rate":0}}`)
+
+	before := map[string]Booking{happy: p.Get(happy), undone: p.Get(undone)}
+	consumers := map[string]bool{}
+	for _, b := range before {
+		for _, e := range b.Events {
+			consumers[e.Queue] = true
+			publish(t, vhost, "sagaboard", e.Queue, amqp.Publishing{
+				MessageId: e.MessageID, CorrelationId: b.ID, Type: e.Type, Body: e.Payload,
+				DeliveryMode: amqp.Persistent, Headers: amqp.Table{"x-sagaboard-source": e.Source},
+			})
+		}
+	}
+	for _, q := range []string{"payment_queue", "seat_update_queue", "compensation_queue", "refund_queue", "seat_release_queue", "notification_queue"} {
+		if !consumers[q] {
+			t.Errorf("no message to %s was replayed; the test does not cover that consumer", q)
+		}
+	}
+	p.Settled(10 * time.Second)
+	time.Sleep(300 * time.Millisecond)
+
+	for id, was := range before {
+		now := p.Get(id)
+		if !slices.Equal(eventTypes(now), eventTypes(was)) {
+			t.Errorf("booking %s: events after redelivery %v, before %v: a consumer acted twice", id, eventTypes(now), eventTypes(was))
+		}
+		if now.Status != was.Status || now.Notified != was.Notified {
+			t.Errorf("booking %s changed: %s/%v → %s/%v", id, was.Status, was.Notified, now.Status, now.Notified)
+		}
+	}
+	if c, r := p.Ledger(happy); c != 1000 || r != 0 {
+		t.Errorf("happy booking ledger: charged %d refunded %d, want 1000 and 0", c, r)
+	}
+	if c, r := p.Ledger(undone); c != 1000 || r != 1000 {
+		t.Errorf("compensated booking ledger: charged %d refunded %d, want 1000 and 1000", c, r)
+	}
+	var notes []map[string]any
+	p.Do("GET", "/api/notifications", nil, &notes)
+	if len(notes) != 2 {
+		t.Errorf("%d notifications after redelivery, want 2", len(notes))
+	}
+	seats := p.SeatStatus()
+	if seats["E1"] != "sold" || seats["F1"] != "free" {
+		t.Errorf("seats E1 F1 = %s %s, want sold free", seats["E1"], seats["F1"])
+	}
+}

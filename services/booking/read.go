@@ -1,0 +1,143 @@
+package booking
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/sagaboard/sagaboard/services/saga"
+	"github.com/sagaboard/sagaboard/services/sqlite"
+)
+
+// MaxList bounds one page of a list.
+const MaxList = 500
+
+const bookingCols = `id, user_id, seats, amount_cents, status, notified, reason, created_at, updated_at`
+
+type scanner interface{ Scan(...any) error }
+
+func scanBooking(r scanner) (Booking, error) {
+	var b Booking
+	var seats string
+	var created, updated int64
+	if err := r.Scan(&b.ID, &b.UserID, &seats, &b.AmountCents, &b.Status, &b.Notified, &b.Reason, &created, &updated); err != nil {
+		return b, err
+	}
+	if err := json.Unmarshal([]byte(seats), &b.Seats); err != nil {
+		return b, fmt.Errorf("booking: stored seats of %s: %w", b.ID, err)
+	}
+	b.CreatedAt, b.UpdatedAt = sqlite.Time(created), sqlite.Time(updated)
+	return b, nil
+}
+
+// Get returns one booking, or an error wrapping saga.ErrNotFound.
+func (s *Service) Get(ctx context.Context, id string) (Booking, error) {
+	b, err := scanBooking(s.db.R.QueryRowContext(ctx, `SELECT `+bookingCols+` FROM bookings WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return b, fmt.Errorf("%w: no booking %q", saga.ErrNotFound, id)
+	}
+	if err != nil {
+		return b, fmt.Errorf("booking: get %s: %w", id, err)
+	}
+	return b, nil
+}
+
+// List returns bookings newest first. Ids sort by creation time, so ordering
+// by id uses the primary key or the (status, id) and (user_id, id) indexes.
+func (s *Service) List(ctx context.Context, f Filter) ([]Booking, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	if f.Limit > MaxList {
+		f.Limit = MaxList
+	}
+	var where []string
+	var args []any
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, f.Status)
+	}
+	if f.UserID != "" {
+		where, args = append(where, "user_id = ?"), append(args, f.UserID)
+	}
+	if f.Before != "" {
+		where, args = append(where, "id < ?"), append(args, f.Before)
+	}
+	q := `SELECT ` + bookingCols + ` FROM bookings`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, f.Limit)
+	rows, err := s.db.R.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("booking: list: %w", err)
+	}
+	defer rows.Close()
+	out := []Booking{}
+	for rows.Next() {
+		b, err := scanBooking(rows)
+		if err != nil {
+			return nil, fmt.Errorf("booking: list: %w", err)
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// Seats returns the seat map in row order.
+func (s *Service) Seats(ctx context.Context) ([]Seat, error) {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT id, status, booking_id FROM seats ORDER BY pos`)
+	if err != nil {
+		return nil, fmt.Errorf("booking: seats: %w", err)
+	}
+	defer rows.Close()
+	out := make([]Seat, 0, s.venue.Rows*s.venue.Cols)
+	for rows.Next() {
+		var st Seat
+		if err := rows.Scan(&st.ID, &st.Status, &st.BookingID); err != nil {
+			return nil, fmt.Errorf("booking: seats: %w", err)
+		}
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+// Stats counts bookings by status. The counts use the status and notified
+// indexes, so they stay cheap as bookings pile up.
+func (s *Service) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	rows, err := s.db.R.QueryContext(ctx, `SELECT status, count(*) FROM bookings GROUP BY status`)
+	if err != nil {
+		return st, fmt.Errorf("booking: stats: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return st, fmt.Errorf("booking: stats: %w", err)
+		}
+		switch status {
+		case StatusPending:
+			st.Pending = n
+		case StatusConfirmed:
+			st.Confirmed = n
+		case StatusCompensated:
+			st.Compensated = n
+		}
+		st.Total += n
+	}
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("booking: stats: %w", err)
+	}
+	if err := s.db.R.QueryRowContext(ctx, `SELECT count(*) FROM bookings WHERE notified = 1`).Scan(&st.Notified); err != nil {
+		return st, fmt.Errorf("booking: stats: %w", err)
+	}
+	return st, nil
+}
+
+// Ping checks the store, for /healthz.
+func (s *Service) Ping(ctx context.Context) error { return s.db.Ping(ctx) }

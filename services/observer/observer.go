@@ -1,0 +1,344 @@
+// Package observer taps every message the saga sends, records it, and tells
+// the dashboard. It is a reader: it publishes nothing the saga depends on, so
+// when it is slow or down the saga goes on and it catches up from its queue.
+package observer
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sagaboard/sagaboard/services/saga"
+	"github.com/sagaboard/sagaboard/services/sqlite"
+)
+
+// Event is one observed message.
+type Event struct {
+	Seq         int64           `json:"seq"`
+	MessageID   string          `json:"message_id"`
+	BookingID   string          `json:"booking_id"`
+	Queue       string          `json:"queue"` // the routing key: the queue it was sent to
+	Type        string          `json:"type"`
+	Source      string          `json:"source"`
+	Attempt     int             `json:"attempt,omitempty"`
+	At          time.Time       `json:"at"` // when it was published
+	ObservedAt  time.Time       `json:"observed_at"`
+	Payload     json.RawMessage `json:"payload"`
+	Redelivered bool            `json:"-"`
+}
+
+// Envelope decodes the payload as a saga message, best effort: a payload that
+// is not one gives the zero Envelope.
+func (e Event) Envelope() saga.Envelope {
+	var env saga.Envelope
+	_ = json.Unmarshal(e.Payload, &env)
+	return env
+}
+
+// DeadLetter is a message no participant could handle.
+type DeadLetter struct {
+	ID         string     `json:"id"`
+	MessageID  string     `json:"message_id"`
+	Queue      string     `json:"queue"`
+	Reason     string     `json:"reason"`
+	Type       string     `json:"type"`
+	BookingID  string     `json:"booking_id"`
+	Body       string     `json:"body"` // the first 4 KiB, as text
+	At         time.Time  `json:"at"`
+	ReplayedAt *time.Time `json:"replayed_at,omitempty"`
+}
+
+// MaxStoredBody bounds what a dead letter keeps for replay.
+const MaxStoredBody = 1 << 20
+
+// Service is the observer.
+type Service struct {
+	db  *sqlite.DB
+	bus saga.Bus
+	log *slog.Logger
+
+	mu       sync.Mutex
+	onEvents func([]Event)
+	onDead   func(DeadLetter)
+	counts   map[[2]string]int64 // (routing key, type) → messages seen since start
+}
+
+// New opens the observer's store.
+func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*Service, error) {
+	err := db.Migrate(ctx, `CREATE TABLE IF NOT EXISTS events (
+			seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+			message_id   TEXT NOT NULL,
+			routing_key  TEXT NOT NULL,
+			booking_id   TEXT NOT NULL,
+			type         TEXT NOT NULL,
+			source       TEXT NOT NULL,
+			attempt      INTEGER NOT NULL,
+			published_at INTEGER NOT NULL,
+			observed_at  INTEGER NOT NULL,
+			payload      BLOB NOT NULL
+		)`,
+		// The tap is at-least-once too: a redelivered copy is the same
+		// (message, queue) pair and is ignored.
+		`CREATE UNIQUE INDEX IF NOT EXISTS events_message ON events (message_id, routing_key)`,
+		`CREATE INDEX IF NOT EXISTS events_booking ON events (booking_id, seq)`,
+		`CREATE TABLE IF NOT EXISTS dead_letters (
+			id          TEXT PRIMARY KEY,
+			message_id  TEXT NOT NULL,
+			queue       TEXT NOT NULL,
+			reason      TEXT NOT NULL,
+			type        TEXT NOT NULL,
+			booking_id  TEXT NOT NULL,
+			body        BLOB NOT NULL,
+			at          INTEGER NOT NULL,
+			replayed_at INTEGER
+		) WITHOUT ROWID`,
+	)
+	if err != nil {
+		return nil, fmt.Errorf("observer: %w", err)
+	}
+	return &Service{db: db, bus: bus, log: log.With("participant", saga.PartObserver), counts: map[[2]string]int64{}}, nil
+}
+
+// OnEvents sets the function called with every batch of newly recorded
+// events, after they are committed. It must not block.
+func (s *Service) OnEvents(fn func([]Event)) { s.onEvents = fn }
+
+// OnDeadLetter sets the function called for each new dead letter.
+func (s *Service) OnDeadLetter(fn func(DeadLetter)) { s.onDead = fn }
+
+// Run consumes the tap and the dead-letter queue until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		_ = s.bus.Consume(ctx, saga.ObserverQueue, saga.ConsumeOptions{Prefetch: 1000, MaxBatch: 500}, s.record)
+	}()
+	go func() {
+		defer wg.Done()
+		_ = s.bus.Consume(ctx, saga.DeadLetterQueue, saga.ConsumeOptions{Prefetch: 50, MaxBatch: 50}, s.recordDead)
+	}()
+	wg.Wait()
+	return nil
+}
+
+// record stores a batch of tapped messages in one transaction.
+func (s *Service) record(ctx context.Context, msgs []saga.Message) []saga.Outcome {
+	outs := make([]saga.Outcome, len(msgs))
+	now := time.Now().UTC()
+	var fresh []Event
+	err := func() error {
+		tx, err := s.db.W.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("observer: begin: %w", err)
+		}
+		defer tx.Rollback()
+		stmt, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO events
+			(message_id, routing_key, booking_id, type, source, attempt, published_at, observed_at, payload)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return fmt.Errorf("observer: prepare: %w", err)
+		}
+		defer stmt.Close()
+		for _, m := range msgs {
+			ev := Event{MessageID: m.ID, BookingID: m.CorrelationID, Queue: m.RoutingKey, Type: m.Type, Source: m.Source,
+				Attempt: m.Attempt, At: m.Timestamp.UTC(), ObservedAt: now, Payload: payload(m.Body), Redelivered: m.Redelivered}
+			if ev.MessageID == "" {
+				ev.MessageID = saga.NewID() // a foreign message: record it anyway
+			}
+			res, err := stmt.ExecContext(ctx, ev.MessageID, ev.Queue, clip(ev.BookingID, 64), clip(ev.Type, 64), clip(ev.Source, 64),
+				ev.Attempt, ev.At.UnixMilli(), now.UnixMilli(), []byte(ev.Payload))
+			if err != nil {
+				return fmt.Errorf("observer: insert event: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				ev.Seq, _ = res.LastInsertId()
+				fresh = append(fresh, ev)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("observer: commit: %w", err)
+		}
+		return nil
+	}()
+	if err != nil {
+		for i := range outs {
+			outs[i].Err = err
+		}
+		return outs
+	}
+	s.mu.Lock()
+	for _, e := range fresh {
+		s.counts[[2]string{e.Queue, e.Type}]++
+	}
+	s.mu.Unlock()
+	if len(fresh) > 0 && s.onEvents != nil {
+		s.onEvents(fresh)
+	}
+	return outs
+}
+
+// payload keeps a JSON body as it is and turns anything else into a JSON
+// string of its first 4 KiB, so every stored payload is valid JSON and a
+// hostile body is shown as text, never interpreted.
+func payload(body []byte) json.RawMessage {
+	if len(body) <= saga.MaxBodyBytes && json.Valid(body) {
+		return json.RawMessage(body)
+	}
+	b, _ := json.Marshal(textPrefix(body, 4096))
+	return b
+}
+
+func textPrefix(b []byte, n int) string {
+	if len(b) > n {
+		b = b[:n]
+	}
+	if !utf8.Valid(b) {
+		return string([]rune(string(b))) // replaces invalid bytes with U+FFFD
+	}
+	return string(b)
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func (s *Service) recordDead(ctx context.Context, msgs []saga.Message) []saga.Outcome {
+	outs := make([]saga.Outcome, len(msgs))
+	var fresh []DeadLetter
+	for i, m := range msgs {
+		body := m.Body
+		if len(body) > MaxStoredBody {
+			body = body[:MaxStoredBody]
+		}
+		d := DeadLetter{ID: saga.NewID(), MessageID: m.ID, Queue: m.DeadQueue, Reason: m.DeadReason, Type: clip(m.Type, 64),
+			BookingID: clip(m.CorrelationID, 64), At: time.Now().UTC()}
+		if d.Queue == "" {
+			d.Queue = "unknown"
+		}
+		if d.Reason == "" {
+			d.Reason = "no reason given"
+		}
+		_, err := s.db.W.ExecContext(ctx, `INSERT INTO dead_letters (id, message_id, queue, reason, type, booking_id, body, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.ID, d.MessageID, clip(d.Queue, 255), clip(d.Reason, 1024), d.Type, d.BookingID, body, d.At.UnixMilli())
+		if err != nil {
+			outs[i].Err = fmt.Errorf("observer: insert dead letter: %w", err)
+			continue
+		}
+		d.Body = textPrefix(body, 4096)
+		fresh = append(fresh, d)
+	}
+	if s.onDead != nil {
+		for _, d := range fresh {
+			s.onDead(d)
+		}
+	}
+	return outs
+}
+
+// Events returns a booking's events in the order they were observed.
+func (s *Service) Events(ctx context.Context, bookingID string) ([]Event, error) {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT seq, message_id, routing_key, booking_id, type, source, attempt, published_at, observed_at, payload
+		FROM events WHERE booking_id = ? ORDER BY seq LIMIT 1000`, bookingID)
+	if err != nil {
+		return nil, fmt.Errorf("observer: events of %s: %w", bookingID, err)
+	}
+	defer rows.Close()
+	out := []Event{}
+	for rows.Next() {
+		var e Event
+		var pub, obs int64
+		var p []byte
+		if err := rows.Scan(&e.Seq, &e.MessageID, &e.Queue, &e.BookingID, &e.Type, &e.Source, &e.Attempt, &pub, &obs, &p); err != nil {
+			return nil, fmt.Errorf("observer: scan event: %w", err)
+		}
+		e.At, e.ObservedAt, e.Payload = sqlite.Time(pub), sqlite.Time(obs), json.RawMessage(p)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// DeadLetters lists dead letters, newest first.
+func (s *Service) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT id, message_id, queue, reason, type, booking_id, substr(body, 1, 4096), at, replayed_at
+		FROM dead_letters ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("observer: list dead letters: %w", err)
+	}
+	defer rows.Close()
+	out := []DeadLetter{}
+	for rows.Next() {
+		var d DeadLetter
+		var body []byte
+		var at int64
+		var replayed sql.NullInt64
+		if err := rows.Scan(&d.ID, &d.MessageID, &d.Queue, &d.Reason, &d.Type, &d.BookingID, &body, &at, &replayed); err != nil {
+			return nil, fmt.Errorf("observer: scan dead letter: %w", err)
+		}
+		d.Body, d.At = textPrefix(body, 4096), sqlite.Time(at)
+		if replayed.Valid {
+			t := sqlite.Time(replayed.Int64)
+			d.ReplayedAt = &t
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// Replay sends a dead letter back to the queue it came from, with its
+// original id, type and booking, and a fresh attempt count.
+func (s *Service) Replay(ctx context.Context, id string) error {
+	var m saga.Message
+	var queue string
+	err := s.db.R.QueryRowContext(ctx, `SELECT message_id, queue, type, booking_id, body FROM dead_letters WHERE id = ?`, id).
+		Scan(&m.ID, &queue, &m.Type, &m.CorrelationID, &m.Body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: no dead letter %q", saga.ErrNotFound, id)
+	}
+	if err != nil {
+		return fmt.Errorf("observer: read dead letter %s: %w", id, err)
+	}
+	if queue == "unknown" {
+		return fmt.Errorf("%w: dead letter %s does not say which queue it came from", saga.ErrInvalid, id)
+	}
+	if m.ID == "" {
+		m.ID = saga.NewID()
+	}
+	m.Source, m.Timestamp, m.RoutingKey = "replay", time.Now().UTC(), queue
+	if err := s.bus.Replay(ctx, queue, m); err != nil {
+		return fmt.Errorf("observer: replay %s: %w", id, err)
+	}
+	if _, err := s.db.W.ExecContext(ctx, `UPDATE dead_letters SET replayed_at = ? WHERE id = ?`, time.Now().UnixMilli(), id); err != nil {
+		return fmt.Errorf("observer: mark %s replayed: %w", id, err)
+	}
+	return nil
+}
+
+// Count is the number of messages seen with one routing key and type.
+type Count struct {
+	Queue, Type string
+	N           int64
+}
+
+// Counts returns the messages seen since the process started.
+func (s *Service) Counts() []Count {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Count, 0, len(s.counts))
+	for k, n := range s.counts {
+		out = append(out, Count{Queue: k[0], Type: k[1], N: n})
+	}
+	return out
+}
+
+// Ping checks the store.
+func (s *Service) Ping(ctx context.Context) error { return s.db.Ping(ctx) }

@@ -1,0 +1,141 @@
+// Package payment is the Payment participant: it charges a booking and, when
+// Compensation asks, refunds it. Its ledger is its own; nobody else reads it.
+package payment
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/sagaboard/sagaboard/services/saga"
+	"github.com/sagaboard/sagaboard/services/sqlite"
+)
+
+// Service is the Payment participant.
+type Service struct {
+	db       *sqlite.DB
+	runner   sqlite.Runner
+	switches *saga.Switches
+	log      *slog.Logger
+}
+
+// Entry is one line of the ledger.
+type Entry struct {
+	BookingID   string    `json:"booking_id"`
+	Kind        string    `json:"kind"` // charge or refund
+	AmountCents int64     `json:"amount_cents"`
+	At          time.Time `json:"at"`
+}
+
+// New opens Payment's store and returns the service.
+func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, sw *saga.Switches, log *slog.Logger) (*Service, error) {
+	err := db.Migrate(ctx, `CREATE TABLE IF NOT EXISTS ledger (
+		booking_id   TEXT NOT NULL,
+		kind         TEXT NOT NULL CHECK (kind IN ('charge', 'refund')),
+		amount_cents INTEGER NOT NULL,
+		at           INTEGER NOT NULL,
+		PRIMARY KEY (booking_id, kind)
+	) WITHOUT ROWID`, `CREATE INDEX IF NOT EXISTS ledger_at ON ledger (at)`)
+	if err != nil {
+		return nil, fmt.Errorf("payment: %w", err)
+	}
+	log = log.With("participant", saga.PartPayment)
+	s := &Service{db: db, switches: sw, log: log}
+	s.runner = sqlite.Runner{DB: db, Relay: sqlite.NewRelay(db, bus, log), Bus: bus, Switches: sw, Log: log}
+	return s, nil
+}
+
+// Run consumes payment_queue and refund_queue until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	return s.runner.Run(ctx,
+		sqlite.Consumption{Queue: saga.PaymentQueue, Effect: s.ChargeOnBookingCreated, Switch: saga.PartPayment},
+		// Refunds ignore the switches: an undo must not be made to fail by
+		// the fault a person injected to cause it.
+		sqlite.Consumption{Queue: saga.RefundQueue, Effect: s.RefundOnRefundRequested},
+	)
+}
+
+// ChargeOnBookingCreated charges the booking, or declines it when the
+// payment switch says so.
+func (s *Service) ChargeOnBookingCreated(ctx context.Context, tx *sql.Tx, m saga.Message) ([]saga.Message, error) {
+	e, err := saga.Expect(m, saga.TypeBookingCreated)
+	if err != nil {
+		return nil, err
+	}
+	sw := s.switches.Get(saga.PartPayment)
+	if saga.Injected(sw.FailRate, rand.Float64()) {
+		out := saga.Envelope{Booking: e.Booking, Event: saga.TypePaymentServiceFailed,
+			Reason: "declined: " + saga.Describe(saga.PartPayment, sw), Injected: true}
+		return []saga.Message{saga.NewMessage(saga.PartPayment, saga.TypePaymentServiceFailed, saga.CompensationQueue, out)}, nil
+	}
+	// OR IGNORE: a charge that exists already (the same booking sent twice
+	// under two message ids) is not charged again.
+	_, err = tx.ExecContext(ctx, `INSERT OR IGNORE INTO ledger (booking_id, kind, amount_cents, at) VALUES (?, 'charge', ?, ?)`,
+		e.Booking.ID, e.Booking.AmountCents, time.Now().UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("payment: charge %s: %w", e.Booking.ID, err)
+	}
+	out := saga.Envelope{Booking: e.Booking, Reason: fmt.Sprintf("charged %s", saga.Money(e.Booking.AmountCents))}
+	return []saga.Message{saga.NewMessage(saga.PartPayment, saga.TypePaymentCompleted, saga.SeatUpdateQueue, out)}, nil
+}
+
+// RefundOnRefundRequested refunds a charge once, then passes the undo on to
+// Booking to release the seats.
+func (s *Service) RefundOnRefundRequested(ctx context.Context, tx *sql.Tx, m saga.Message) ([]saga.Message, error) {
+	e, err := saga.Expect(m, saga.TypeRefundRequested)
+	if err != nil {
+		return nil, err
+	}
+	var charged int64
+	err = tx.QueryRowContext(ctx, `SELECT amount_cents FROM ledger WHERE booking_id = ? AND kind = 'charge'`, e.Booking.ID).Scan(&charged)
+	out := saga.Envelope{Booking: e.Booking, Event: e.Event, Cause: e.Cause, Injected: e.Injected}
+	switch {
+	case err == sql.ErrNoRows:
+		s.log.Info("refund requested for a booking that was never charged", "booking", e.Booking.ID)
+		out.Reason = "nothing was charged, so nothing to refund"
+	case err != nil:
+		return nil, fmt.Errorf("payment: find charge %s: %w", e.Booking.ID, err)
+	default:
+		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO ledger (booking_id, kind, amount_cents, at) VALUES (?, 'refund', ?, ?)`,
+			e.Booking.ID, charged, time.Now().UnixMilli())
+		if err != nil {
+			return nil, fmt.Errorf("payment: refund %s: %w", e.Booking.ID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			out.RefundedCents = charged
+			out.Reason = "refunded " + saga.Money(charged)
+		} else {
+			out.Reason = "already refunded"
+		}
+	}
+	return []saga.Message{saga.NewMessage(saga.PartPayment, saga.TypePaymentRefunded, saga.SeatReleaseQueue, out)}, nil
+}
+
+// Ledger lists the ledger, newest first, at most limit lines.
+func (s *Service) Ledger(ctx context.Context, bookingID string, limit int) ([]Entry, error) {
+	q := `SELECT booking_id, kind, amount_cents, at FROM ledger ORDER BY at DESC LIMIT ?`
+	args := []any{limit}
+	if bookingID != "" {
+		q = `SELECT booking_id, kind, amount_cents, at FROM ledger WHERE booking_id = ? ORDER BY at DESC LIMIT ?`
+		args = []any{bookingID, limit}
+	}
+	rows, err := s.db.R.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("payment: list ledger: %w", err)
+	}
+	defer rows.Close()
+	out := []Entry{}
+	for rows.Next() {
+		var e Entry
+		var at int64
+		if err := rows.Scan(&e.BookingID, &e.Kind, &e.AmountCents, &at); err != nil {
+			return nil, fmt.Errorf("payment: scan ledger: %w", err)
+		}
+		e.At = sqlite.Time(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

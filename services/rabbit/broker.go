@@ -1,0 +1,224 @@
+// Package rabbit is the RabbitMQ adapter: it declares the saga's topology,
+// publishes with confirms and consumes with manual acks, and keeps doing so
+// across broker restarts.
+//
+// Why not amqp091-go's Config.Recovery: it reopens a channel under the same id
+// and restarts delivery tags at 1, while Delivery.Ack carries no notion of
+// which incarnation of the channel a delivery came from. A message received
+// before an outage and acked after it would ack whatever new message now holds
+// that tag, one that was never processed: a lost message. So each connection
+// here is a session; everything opened on it dies with it, a stale ack fails
+// harmlessly on a closed channel, and the broker redelivers what was unacked
+// (the inboxes make that safe).
+package rabbit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// Config configures a Broker.
+type Config struct {
+	// URL is the broker, e.g. amqp://guest:guest@localhost:5672/.
+	URL string
+	// Name is shown as the connection name in RabbitMQ's tools. Default "sagaboard".
+	Name string
+	// Quorum declares the work queues as quorum queues with a delivery limit,
+	// for a RabbitMQ cluster. Queues keep the type they were first declared
+	// with, so this must not change for a vhost once used. Default false.
+	Quorum bool
+	// DeliveryLimit is the quorum delivery limit. Default 20.
+	DeliveryLimit int
+	// Log receives connection state changes. Default slog.Default().
+	Log *slog.Logger
+}
+
+// Broker is a self-healing connection to RabbitMQ.
+type Broker struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	sess    *session
+	up      chan struct{} // closed while sess != nil
+	lastErr error
+	outages int
+	since   time.Time
+
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+type session struct {
+	conn *amqp.Connection
+	pub  *amqp.Channel // confirm mode; shared by all publishers
+	dead chan struct{} // closed when the connection is gone
+}
+
+// ErrDown is returned while the broker cannot be reached.
+var ErrDown = errors.New("broker unreachable")
+
+// Open starts connecting in the background and returns at once: a broker that
+// is down at start is logged in one clear line and retried, never fatal.
+func Open(cfg Config) *Broker {
+	if cfg.Name == "" {
+		cfg.Name = "sagaboard"
+	}
+	if cfg.DeliveryLimit == 0 {
+		cfg.DeliveryLimit = 20
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &Broker{cfg: cfg, log: cfg.Log, up: make(chan struct{}), stop: cancel, done: make(chan struct{}), since: time.Now()}
+	go b.run(ctx)
+	return b
+}
+
+// Close stops reconnecting and closes the connection.
+func (b *Broker) Close() error {
+	b.stop()
+	<-b.done
+	return nil
+}
+
+// Status reports whether the broker is connected, the last error, how many
+// outages there have been, and since when the current state holds.
+func (b *Broker) Status() (connected bool, lastErr error, outages int, since time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sess != nil, b.lastErr, b.outages, b.since
+}
+
+// Healthy returns nil when connected, or why not.
+func (b *Broker) Healthy() error {
+	ok, err, _, _ := b.Status()
+	if ok {
+		return nil
+	}
+	if err == nil {
+		err = errors.New("not connected yet")
+	}
+	return fmt.Errorf("broker %s: %w", redact(b.cfg.URL), err)
+}
+
+func (b *Broker) run(ctx context.Context) {
+	defer close(b.done)
+	wait := 500 * time.Millisecond
+	reported := false
+	for ctx.Err() == nil {
+		s, err := b.dial()
+		if err != nil {
+			b.mu.Lock()
+			b.lastErr = err
+			b.mu.Unlock()
+			if !reported {
+				b.log.Error(fmt.Sprintf("cannot reach RabbitMQ at %s (%v); start it with `rabbitmq-server -detached` or `make broker`; retrying every few seconds", redact(b.cfg.URL), err))
+				reported = true
+			}
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+			}
+			wait = min(wait*2, 5*time.Second)
+			continue
+		}
+		wait = 500 * time.Millisecond
+		if reported {
+			b.log.Info("connected to RabbitMQ", "url", redact(b.cfg.URL))
+		}
+		reported = true // from now on, every loss is worth one line
+		closed := s.conn.NotifyClose(make(chan *amqp.Error, 1))
+		b.mu.Lock()
+		b.sess, b.lastErr, b.since = s, nil, time.Now()
+		close(b.up)
+		b.mu.Unlock()
+
+		var cause error
+		select {
+		case e := <-closed:
+			if e != nil {
+				cause = e
+			} else {
+				cause = errors.New("connection closed")
+			}
+		case <-ctx.Done():
+			cause = errors.New("shutting down")
+		}
+		b.mu.Lock()
+		b.sess, b.lastErr, b.since = nil, cause, time.Now()
+		b.up = make(chan struct{})
+		b.outages++
+		b.mu.Unlock()
+		close(s.dead)
+		_ = s.conn.Close()
+		if ctx.Err() == nil {
+			b.log.Warn("lost RabbitMQ connection; reconnecting", "err", cause)
+		}
+	}
+}
+
+func (b *Broker) dial() (*session, error) {
+	props := amqp.NewConnectionProperties()
+	props.SetClientConnectionName(b.cfg.Name)
+	conn, err := amqp.DialConfig(b.cfg.URL, amqp.Config{
+		Heartbeat:  10 * time.Second,
+		Properties: props,
+		Dial:       amqp.DefaultDial(5 * time.Second),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rabbit: dial: %w", err)
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("rabbit: open channel: %w", err)
+	}
+	if err := declare(ch, b.cfg); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if err := ch.Confirm(false); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("rabbit: confirm mode: %w", err)
+	}
+	return &session{conn: conn, pub: ch, dead: make(chan struct{})}, nil
+}
+
+// session waits for a live session, or for ctx to end.
+func (b *Broker) session(ctx context.Context) (*session, error) {
+	for {
+		b.mu.Lock()
+		s, up := b.sess, b.up
+		b.mu.Unlock()
+		if s != nil {
+			return s, nil
+		}
+		select {
+		case <-up:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("rabbit: %w: %w", ErrDown, ctx.Err())
+		}
+	}
+}
+
+// redact hides the password in an AMQP URL for logs.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "the configured AMQP URL"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return strings.Replace(u.String(), "xxxxx", "***", 1)
+}

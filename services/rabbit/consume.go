@@ -1,0 +1,234 @@
+package rabbit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/sagaboard/sagaboard/services/saga"
+)
+
+// handleTimeout bounds one batch. A batch is not cancelled by shutdown: the
+// consumer stops taking new batches and lets the one in hand finish, which is
+// what a graceful stop means.
+const handleTimeout = 30 * time.Second
+
+// Consume consumes queue until ctx ends, across reconnects and pauses. Each
+// batch is handed to h; then every message is acked, dead-lettered or
+// requeued as h decided.
+func (b *Broker) Consume(ctx context.Context, queue string, opt saga.ConsumeOptions, h saga.BatchHandler) error {
+	if opt.Prefetch <= 0 {
+		opt.Prefetch = 256
+	}
+	if opt.MaxBatch <= 0 {
+		opt.MaxBatch = 64
+	}
+	for ctx.Err() == nil {
+		if opt.Paused != nil && opt.Paused() {
+			// Paused: no subscription at all, so messages wait as "ready" in
+			// the queue, where every process and the dashboard can see them.
+			var changed <-chan struct{}
+			if opt.Changed != nil {
+				changed = opt.Changed()
+			}
+			if !opt.Paused() {
+				continue
+			}
+			select {
+			case <-changed:
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		s, err := b.session(ctx)
+		if err != nil {
+			break
+		}
+		if err := b.consumeSession(ctx, s, queue, opt, h); err != nil && ctx.Err() == nil {
+			b.log.Warn("consumer stopped; restarting", "queue", queue, "err", err)
+			select {
+			case <-time.After(500 * time.Millisecond):
+			case <-ctx.Done():
+			}
+		}
+	}
+	return nil
+}
+
+var errPaused = errors.New("paused")
+
+func (b *Broker) consumeSession(ctx context.Context, s *session, queue string, opt saga.ConsumeOptions, h saga.BatchHandler) error {
+	ch, err := s.conn.Channel()
+	if err != nil {
+		return fmt.Errorf("rabbit: open channel for %s: %w", queue, err)
+	}
+	// Closing the channel requeues whatever it holds unacked: that is how a
+	// pause or a shutdown hands its prefetched messages back.
+	defer ch.Close()
+	if err := ch.Qos(opt.Prefetch, 0, false); err != nil {
+		return fmt.Errorf("rabbit: qos for %s: %w", queue, err)
+	}
+	deliveries, err := ch.Consume(queue, "", false, false, false, false, nil)
+	if err != nil {
+		return fmt.Errorf("rabbit: consume %s: %w", queue, err)
+	}
+	var changed <-chan struct{}
+	if opt.Changed != nil {
+		changed = opt.Changed()
+	}
+	batch := make([]amqp.Delivery, 0, opt.MaxBatch)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.dead:
+			return nil
+		case <-changed:
+			changed = opt.Changed()
+			if opt.Paused != nil && opt.Paused() {
+				return nil
+			}
+		case d, ok := <-deliveries:
+			if !ok {
+				return errors.New("delivery channel closed")
+			}
+			batch = append(batch[:0], d)
+			max := opt.MaxBatch
+			if opt.Delay != nil {
+				if wait := opt.Delay(); wait > 0 {
+					// A slowed step handles one message at a time, each after
+					// the delay, as a person watching it expects.
+					max = 1
+					select {
+					case <-time.After(wait):
+					case <-ctx.Done():
+						return nil
+					case <-s.dead:
+						return nil
+					}
+				}
+			}
+		more:
+			for len(batch) < max {
+				select {
+				case d, ok := <-deliveries:
+					if !ok {
+						break more
+					}
+					batch = append(batch, d)
+				default:
+					break more
+				}
+			}
+			if err := b.settle(ctx, s, ch, queue, batch, h); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// settle runs h on a batch and acks, dead-letters or requeues each message.
+func (b *Broker) settle(ctx context.Context, s *session, ch *amqp.Channel, queue string, batch []amqp.Delivery, h saga.BatchHandler) error {
+	msgs := make([]saga.Message, len(batch))
+	for i, d := range batch {
+		msgs[i] = message(queue, d)
+	}
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handleTimeout)
+	defer cancel()
+	outs := b.call(hctx, queue, msgs, h)
+	allOK := true
+	for _, o := range outs {
+		if o.Err != nil {
+			allOK = false
+			break
+		}
+	}
+	if allOK {
+		// Deliveries on a channel are settled in order, so one multiple-ack
+		// covers the batch.
+		if err := ch.Ack(batch[len(batch)-1].DeliveryTag, true); err != nil {
+			return fmt.Errorf("rabbit: ack %s: %w", queue, err)
+		}
+		return nil
+	}
+	retried := false
+	for i, d := range batch {
+		err := outs[i].Err
+		switch {
+		case err == nil:
+			if e := ch.Ack(d.DeliveryTag, false); e != nil {
+				return fmt.Errorf("rabbit: ack %s: %w", queue, e)
+			}
+		case errors.Is(err, saga.ErrPoison):
+			b.log.Warn("dead-lettering a message", "queue", queue, "message_id", d.MessageId, "reason", err)
+			dead := msgs[i]
+			dead.RoutingKey, dead.DeadQueue, dead.DeadReason = saga.DeadLetterQueue, queue, err.Error()
+			if dead.ID == "" {
+				dead.ID = saga.NewID()
+			}
+			if perr := b.publish(hctx, "", saga.DeadLetterQueue, []saga.Message{dead}); perr != nil {
+				// Not confirmed: leave it on the queue rather than lose it.
+				_ = ch.Nack(d.DeliveryTag, false, true)
+				return fmt.Errorf("rabbit: dead-letter from %s: %w", queue, perr)
+			}
+			if e := ch.Ack(d.DeliveryTag, false); e != nil {
+				return fmt.Errorf("rabbit: ack %s: %w", queue, e)
+			}
+		default:
+			if !retried {
+				b.log.Warn("requeueing a batch that failed", "queue", queue, "err", err)
+				retried = true
+				// Give a failing database or a failing broker a moment
+				// rather than spin on the same messages.
+				select {
+				case <-time.After(250 * time.Millisecond):
+				case <-ctx.Done():
+				}
+			}
+			if e := ch.Nack(d.DeliveryTag, false, true); e != nil {
+				return fmt.Errorf("rabbit: nack %s: %w", queue, e)
+			}
+		}
+	}
+	return nil
+}
+
+// call runs h. A panic is caught: the batch is tried again one message at a
+// time, and the message that panics on its own is dead-lettered. A message
+// that crashes its handler must not crash the process, nor come back forever,
+// nor take its batch-mates down with it.
+func (b *Broker) call(ctx context.Context, queue string, msgs []saga.Message, h saga.BatchHandler) []saga.Outcome {
+	outs, panicked := b.try(ctx, queue, msgs, h)
+	if !panicked {
+		return outs
+	}
+	outs = make([]saga.Outcome, len(msgs))
+	for i := range msgs {
+		one, p := b.try(ctx, queue, msgs[i:i+1], h)
+		if p {
+			outs[i].Err = saga.Poison("handler panicked on this message")
+			continue
+		}
+		outs[i] = one[0]
+	}
+	return outs
+}
+
+func (b *Broker) try(ctx context.Context, queue string, msgs []saga.Message, h saga.BatchHandler) (outs []saga.Outcome, panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			b.log.Error("handler panicked", "queue", queue, "panic", r, "stack", string(debug.Stack()))
+			outs, panicked = nil, true
+		}
+	}()
+	outs = h(ctx, msgs)
+	if len(outs) != len(msgs) {
+		panic(fmt.Sprintf("handler for %s returned %d outcomes for %d messages", queue, len(outs), len(msgs)))
+	}
+	return outs, false
+}

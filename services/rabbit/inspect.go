@@ -1,0 +1,98 @@
+package rabbit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sagaboard/sagaboard/services/saga"
+)
+
+// Inspect returns the depth of each queue. AMQP tells ready messages and
+// consumers; unacked counts need the management plugin, so Unacked is
+// reported as 0 here (see the README).
+func (b *Broker) Inspect(ctx context.Context, queues []string) ([]saga.QueueStat, error) {
+	s, err := b.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A passive declare of a missing queue closes the channel, so use a
+	// channel of its own rather than the shared publisher's.
+	ch, err := s.conn.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("rabbit: inspect: open channel: %w", err)
+	}
+	defer ch.Close()
+	out := make([]saga.QueueStat, 0, len(queues))
+	for _, q := range queues {
+		info, err := ch.QueueDeclarePassive(q, true, false, false, false, nil)
+		if err != nil {
+			return out, fmt.Errorf("rabbit: inspect %s: %w", q, err)
+		}
+		out = append(out, saga.QueueStat{Name: q, Ready: info.Messages, Consumers: info.Consumers})
+	}
+	return out, nil
+}
+
+// ControlExchange carries control messages between processes. It is apart
+// from the saga's exchange so the observer's "#" never records them.
+const ControlExchange = "sagaboard.control"
+
+// Broadcast sends m to every process subscribed with Subscribe.
+func (b *Broker) Broadcast(ctx context.Context, m saga.Message) error {
+	return b.publish(ctx, ControlExchange, m.RoutingKey, []saga.Message{m})
+}
+
+// Subscribe delivers every message published with routingKey to fn, in this
+// process only, for as long as ctx lives. It is for control messages, such as
+// failure-switch changes, that every process must see and none must keep: the
+// queue is exclusive and goes away with the connection.
+func (b *Broker) Subscribe(ctx context.Context, routingKey string, fn func(saga.Message)) error {
+	for ctx.Err() == nil {
+		s, err := b.session(ctx)
+		if err != nil {
+			return nil
+		}
+		err = func() error {
+			ch, err := s.conn.Channel()
+			if err != nil {
+				return err
+			}
+			defer ch.Close()
+			q, err := ch.QueueDeclare("", false, true, true, false, nil)
+			if err != nil {
+				return err
+			}
+			if err := ch.QueueBind(q.Name, routingKey, ControlExchange, false, nil); err != nil {
+				return err
+			}
+			ds, err := ch.Consume(q.Name, "", true, true, false, false, nil)
+			if err != nil {
+				return err
+			}
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-s.dead:
+					return nil
+				case d, ok := <-ds:
+					if !ok {
+						return nil
+					}
+					fn(message(q.Name, d))
+				}
+			}
+		}()
+		if err != nil && ctx.Err() == nil {
+			b.log.Warn("control subscription failed; retrying", "key", routingKey, "err", err)
+			select {
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+			}
+		}
+	}
+	return nil
+}
+
+var _ saga.Bus = (*Broker)(nil)

@@ -1,0 +1,99 @@
+// Package seats is the SeatUpdating participant: it marks a paid booking's
+// seats sold. Selling is the saga's pivot: once it has happened the booking is
+// confirmed and nothing undoes it.
+package seats
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/sagaboard/sagaboard/services/saga"
+	"github.com/sagaboard/sagaboard/services/sqlite"
+)
+
+// Service is the SeatUpdating participant.
+type Service struct {
+	db       *sqlite.DB
+	runner   sqlite.Runner
+	switches *saga.Switches
+	log      *slog.Logger
+}
+
+// New opens SeatUpdating's store and returns the service.
+func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, sw *saga.Switches, log *slog.Logger) (*Service, error) {
+	// tickets is the record of sales: the primary key makes selling one seat
+	// twice impossible, whatever any other store says.
+	err := db.Migrate(ctx, `CREATE TABLE IF NOT EXISTS tickets (
+		seat_id    TEXT PRIMARY KEY,
+		booking_id TEXT NOT NULL,
+		at         INTEGER NOT NULL
+	) WITHOUT ROWID`, `CREATE INDEX IF NOT EXISTS tickets_booking ON tickets (booking_id)`)
+	if err != nil {
+		return nil, fmt.Errorf("seats: %w", err)
+	}
+	log = log.With("participant", saga.PartSeats)
+	s := &Service{db: db, switches: sw, log: log}
+	s.runner = sqlite.Runner{DB: db, Relay: sqlite.NewRelay(db, bus, log), Bus: bus, Switches: sw, Log: log}
+	return s, nil
+}
+
+// Run consumes seat_update_queue until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	return s.runner.Run(ctx, sqlite.Consumption{Queue: saga.SeatUpdateQueue, Effect: s.SellOnPaymentCompleted, Switch: saga.PartSeats})
+}
+
+// SellOnPaymentCompleted sells the seats, or reports the failure to
+// Compensation.
+func (s *Service) SellOnPaymentCompleted(ctx context.Context, tx *sql.Tx, m saga.Message) ([]saga.Message, error) {
+	e, err := saga.Expect(m, saga.TypePaymentCompleted)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(reason string, injected bool) []saga.Message {
+		out := saga.Envelope{Booking: e.Booking, Event: saga.TypeSeatUpdatingServiceFailed, Reason: reason, Injected: injected}
+		return []saga.Message{saga.NewMessage(saga.PartSeats, saga.TypeSeatUpdatingServiceFailed, saga.CompensationQueue, out)}
+	}
+	sw := s.switches.Get(saga.PartSeats)
+	if saga.Injected(sw.FailRate, rand.Float64()) {
+		return fail("seat update failed: "+saga.Describe(saga.PartSeats, sw), true), nil
+	}
+	now := time.Now().UnixMilli()
+	for _, seat := range e.Booking.Seats {
+		var owner string
+		err := tx.QueryRowContext(ctx, `SELECT booking_id FROM tickets WHERE seat_id = ?`, seat).Scan(&owner)
+		switch {
+		case err == sql.ErrNoRows:
+		case err != nil:
+			return nil, fmt.Errorf("seats: look up %s: %w", seat, err)
+		case owner == e.Booking.ID:
+			continue // sold to this booking already
+		default:
+			// A real failure, not an injected one: the savepoint is rolled
+			// back by returning messages only after undoing our inserts.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM tickets WHERE booking_id = ?`, e.Booking.ID); err != nil {
+				return nil, fmt.Errorf("seats: undo partial sale: %w", err)
+			}
+			s.log.Warn("seat already sold to another booking", "seat", seat, "booking", e.Booking.ID, "owner", owner)
+			return fail(fmt.Sprintf("seat %s is already sold to booking %s", seat, owner), false), nil
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tickets (seat_id, booking_id, at) VALUES (?, ?, ?)`, seat, e.Booking.ID, now); err != nil {
+			return nil, fmt.Errorf("seats: sell %s: %w", seat, err)
+		}
+	}
+	out := saga.Envelope{Booking: e.Booking, IsSuccess: saga.Bool(true), Reason: "sold " + strings.Join(e.Booking.Seats, " ")}
+	return []saga.Message{saga.NewMessage(saga.PartSeats, saga.TypeSeatsSold, saga.NotificationQueue, out)}, nil
+}
+
+// Sold returns how many tickets were issued, for checks and metrics.
+func (s *Service) Sold(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.R.QueryRowContext(ctx, `SELECT count(*) FROM tickets`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("seats: count tickets: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,305 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sagaboard/sagaboard/services/saga"
+)
+
+// Effect applies one consumed message inside the participant's transaction
+// and returns the messages it causes. Returning an error that wraps
+// saga.ErrPoison rolls back this message alone and dead-letters it; any other
+// error rolls back the whole batch so it is retried.
+type Effect func(ctx context.Context, tx *sql.Tx, m saga.Message) ([]saga.Message, error)
+
+// Apply applies a batch of consumed messages in one transaction: for each, the
+// inbox is checked, the effect runs under a savepoint, its outgoing messages go
+// to the outbox and its id to the inbox. One commit for the whole batch is
+// what lets a participant keep up under load (group commit). It returns the
+// outcomes and the highest outbox seq written, for Relay.WaitSent.
+func (db *DB) Apply(ctx context.Context, msgs []saga.Message, fn Effect) ([]saga.Outcome, int64) {
+	out := make([]saga.Outcome, len(msgs))
+	fail := func(err error) ([]saga.Outcome, int64) {
+		for i := range out {
+			out[i] = saga.Outcome{Err: err}
+		}
+		return out, 0
+	}
+	tx, err := db.W.BeginTx(ctx, nil)
+	if err != nil {
+		return fail(fmt.Errorf("sqlite: begin: %w", err))
+	}
+	defer tx.Rollback()
+	now := millis(time.Now())
+	var last int64
+	for i, m := range msgs {
+		if m.ID == "" {
+			out[i].Err = saga.Poison("message has no message_id")
+			continue
+		}
+		var seen int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM inbox WHERE message_id = ?`, m.ID).Scan(&seen)
+		if err == nil {
+			continue // a redelivery: the effect is already committed
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fail(fmt.Errorf("sqlite: check inbox: %w", err))
+		}
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT msg`); err != nil {
+			return fail(fmt.Errorf("sqlite: savepoint: %w", err))
+		}
+		next, err := fn(ctx, tx, m)
+		if err != nil {
+			if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO msg`); rerr != nil {
+				return fail(fmt.Errorf("sqlite: rollback to savepoint: %w", rerr))
+			}
+			if errors.Is(err, saga.ErrPoison) {
+				out[i].Err = err
+				continue
+			}
+			return fail(err)
+		}
+		seq, err := insertOutbox(ctx, tx, next)
+		if err != nil {
+			return fail(err)
+		}
+		if seq > last {
+			last = seq
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO inbox (message_id, queue, at) VALUES (?, ?, ?)`, m.ID, m.Queue, now); err != nil {
+			return fail(fmt.Errorf("sqlite: record inbox: %w", err))
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE msg`); err != nil {
+			return fail(fmt.Errorf("sqlite: release savepoint: %w", err))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(fmt.Errorf("sqlite: commit: %w", err))
+	}
+	return out, last
+}
+
+// Write runs fn in a write transaction and commits the messages it returns to
+// the outbox with it: the state change and its message are one atomic fact.
+// It returns the highest outbox seq written.
+func (db *DB) Write(ctx context.Context, fn func(tx *sql.Tx) ([]saga.Message, error)) (int64, error) {
+	tx, err := db.W.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	msgs, err := fn(tx)
+	if err != nil {
+		return 0, err
+	}
+	seq, err := insertOutbox(ctx, tx, msgs)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return seq, nil
+}
+
+func insertOutbox(ctx context.Context, tx *sql.Tx, msgs []saga.Message) (int64, error) {
+	var last int64
+	for _, m := range msgs {
+		res, err := tx.ExecContext(ctx, `INSERT INTO outbox (message_id, correlation_id, type, routing_key, source, attempt, at, body)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.ID, m.CorrelationID, m.Type, m.RoutingKey, m.Source, m.Attempt, millis(m.Timestamp), m.Body)
+		if err != nil {
+			return 0, fmt.Errorf("sqlite: insert outbox: %w", err)
+		}
+		if last, err = res.LastInsertId(); err != nil {
+			return 0, fmt.Errorf("sqlite: outbox seq: %w", err)
+		}
+	}
+	return last, nil
+}
+
+// Relay publishes the outbox. It is the only path from a participant's
+// committed state to the broker, so a crash between commit and publish only
+// delays a message: the next relay run publishes it.
+type Relay struct {
+	db     *DB
+	pub    saga.Publisher
+	log    *slog.Logger
+	kick   chan struct{}
+	batch  int
+	mu     sync.Mutex
+	sent   int64         // every seq <= sent is confirmed by the broker
+	waitCh chan struct{} // closed and replaced whenever sent grows
+}
+
+// NewRelay returns a relay for db's outbox. Batch bounds one publish round
+// (default 256).
+func NewRelay(db *DB, pub saga.Publisher, log *slog.Logger) *Relay {
+	return &Relay{db: db, pub: pub, log: log, kick: make(chan struct{}, 1), batch: 256, waitCh: make(chan struct{})}
+}
+
+// Kick wakes the relay after a commit; it never blocks.
+func (r *Relay) Kick() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// WaitSent blocks until every outbox row up to seq is confirmed by the broker.
+// Consumers call it before acking, so a message leaves its queue only once the
+// messages it caused are safely in theirs.
+func (r *Relay) WaitSent(ctx context.Context, seq int64) error {
+	for {
+		r.mu.Lock()
+		sent, ch := r.sent, r.waitCh
+		r.mu.Unlock()
+		if sent >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Pending returns how many messages wait in the outbox.
+func (r *Relay) Pending(ctx context.Context) (int, error) {
+	var n int
+	err := r.db.R.QueryRowContext(ctx, `SELECT count(*) FROM outbox`).Scan(&n)
+	return n, err
+}
+
+// Run publishes until ctx ends. On the way out it makes one last attempt to
+// flush, bounded by a short deadline, so a graceful stop leaves nothing behind
+// when the broker is up.
+func (r *Relay) Run(ctx context.Context) error {
+	backoff := 50 * time.Millisecond
+	failing := false
+	for {
+		n, err := r.flush(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return r.final()
+		case err != nil:
+			if !failing {
+				r.log.Warn("outbox relay cannot publish; will retry", "db", r.db.Path, "err", err)
+				failing = true
+			}
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return r.final()
+			}
+			backoff = min(backoff*2, 2*time.Second)
+			continue
+		}
+		if failing {
+			r.log.Info("outbox relay publishing again", "db", r.db.Path)
+			failing = false
+		}
+		backoff = 50 * time.Millisecond
+		if n == r.batch {
+			continue // more is waiting
+		}
+		select {
+		case <-r.kick:
+		case <-time.After(time.Second): // catch rows from a previous run
+		case <-ctx.Done():
+			return r.final()
+		}
+	}
+}
+
+func (r *Relay) final() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	for {
+		n, err := r.flush(ctx)
+		if err != nil {
+			return nil // what is left is published on the next start
+		}
+		if n < r.batch {
+			return nil
+		}
+	}
+}
+
+// flush publishes one batch of the outbox and deletes what was confirmed.
+func (r *Relay) flush(ctx context.Context) (int, error) {
+	msgs, top, err := r.read(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if len(msgs) == 0 {
+		r.advance(top) // nothing waits, so everything ever written is confirmed
+		return 0, nil
+	}
+	if err := r.pub.Publish(ctx, msgs...); err != nil {
+		return 0, fmt.Errorf("outbox: publish: %w", err)
+	}
+	// Deleting after the confirm means a crash here publishes these rows again
+	// on restart; consumers' inboxes make that harmless.
+	if _, err := r.db.W.ExecContext(ctx, `DELETE FROM outbox WHERE seq <= ?`, top); err != nil {
+		return 0, fmt.Errorf("outbox: delete sent: %w", err)
+	}
+	r.advance(top)
+	return len(msgs), nil
+}
+
+// read returns the next batch and its highest seq or, when the outbox is
+// empty, the highest seq ever written, from one snapshot: a row committed
+// between two separate reads would otherwise be counted as sent.
+func (r *Relay) read(ctx context.Context) ([]saga.Message, int64, error) {
+	tx, err := r.db.R.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, fmt.Errorf("outbox: begin read: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT seq, message_id, correlation_id, type, routing_key, source, attempt, at, body
+		FROM outbox ORDER BY seq LIMIT ?`, r.batch)
+	if err != nil {
+		return nil, 0, fmt.Errorf("outbox: read: %w", err)
+	}
+	defer rows.Close()
+	var msgs []saga.Message
+	var top int64
+	for rows.Next() {
+		var m saga.Message
+		var at int64
+		if err := rows.Scan(&top, &m.ID, &m.CorrelationID, &m.Type, &m.RoutingKey, &m.Source, &m.Attempt, &at, &m.Body); err != nil {
+			return nil, 0, fmt.Errorf("outbox: scan: %w", err)
+		}
+		m.Timestamp = Time(at)
+		msgs = append(msgs, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("outbox: read: %w", err)
+	}
+	if len(msgs) > 0 {
+		return msgs, top, nil
+	}
+	err = tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)`).Scan(&top)
+	if err != nil {
+		return nil, 0, fmt.Errorf("outbox: read sequence: %w", err)
+	}
+	return nil, top, nil
+}
+
+func (r *Relay) advance(seq int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if seq > r.sent {
+		r.sent = seq
+		close(r.waitCh)
+		r.waitCh = make(chan struct{})
+	}
+}

@@ -1,0 +1,94 @@
+package sqlite
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sagaboard/sagaboard/services/saga"
+)
+
+// Consumption is one queue a participant consumes and what it does with it.
+type Consumption struct {
+	Queue  string
+	Effect Effect
+	// Switch, when set, names the failure switch whose delay and pause apply.
+	Switch string
+}
+
+// Runner runs one participant: its outbox relay and its consumers. It is the
+// small router every participant shares, so each of them is only its effects.
+type Runner struct {
+	DB       *DB
+	Relay    *Relay
+	Bus      saga.Consumer
+	Switches *saga.Switches
+	Log      *slog.Logger
+	// Committed, when set, is called for every message whose effect was
+	// committed, after the commit. It must not block.
+	Committed func(saga.Message)
+}
+
+// Run consumes until ctx ends. Shutdown goes in the order that loses nothing:
+// consumers stop taking messages and finish the batch in hand (whose acks wait
+// for the relay), then the relay flushes what is left and stops.
+func (r *Runner) Run(ctx context.Context, cs ...Consumption) error {
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	relayDone := make(chan struct{})
+	go func() {
+		defer close(relayDone)
+		_ = r.Relay.Run(relayCtx)
+	}()
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = r.Bus.Consume(ctx, c.Queue, r.options(c), r.handler(c))
+		}()
+	}
+	wg.Wait()
+	stopRelay()
+	<-relayDone
+	return nil
+}
+
+func (r *Runner) options(c Consumption) saga.ConsumeOptions {
+	opt := saga.ConsumeOptions{}
+	if c.Switch != "" && r.Switches != nil {
+		opt.Paused = func() bool { return r.Switches.Get(c.Switch).Paused }
+		opt.Changed = r.Switches.Changed
+		opt.Delay = func() time.Duration { return time.Duration(r.Switches.Get(c.Switch).DelayMS) * time.Millisecond }
+	}
+	return opt
+}
+
+// handler applies a batch in one transaction, then waits until the messages
+// it caused are confirmed by the broker before letting the consumer ack: a
+// message leaves its queue only when its consequences are in theirs.
+func (r *Runner) handler(c Consumption) saga.BatchHandler {
+	return func(ctx context.Context, msgs []saga.Message) []saga.Outcome {
+		outs, seq := r.DB.Apply(ctx, msgs, c.Effect)
+		if r.Committed != nil {
+			for i, o := range outs {
+				if o.Err == nil {
+					r.Committed(msgs[i])
+				}
+			}
+		}
+		if seq > 0 {
+			r.Relay.Kick()
+			if err := r.Relay.WaitSent(ctx, seq); err != nil {
+				// Committed but not yet confirmed: requeue. The redelivery
+				// finds the inbox entry and the relay publishes the outbox.
+				for i := range outs {
+					if outs[i].Err == nil {
+						outs[i].Err = err
+					}
+				}
+			}
+		}
+		return outs
+	}
+}

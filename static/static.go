@@ -1,0 +1,21 @@
+// Package static holds the browser assets that sagaboard serves: the
+// vendored htmx library and its WebSocket extension (versions pinned in
+// VERSIONS, refreshed with `make vendor-htmx`) and the dashboard stylesheet.
+package static
+
+import (
+	"embed"
+	"io/fs"
+)
+
+// files is the one package-level variable here: //go:embed can only
+// initialise a variable, so the embedded assets cannot be built any other
+// way. It stays unexported so that nothing can replace it.
+//
+//go:embed htmx.min.js htmx-ext-ws.js app.css
+var files embed.FS
+
+// FS returns the embedded static assets (htmx.min.js, htmx-ext-ws.js and
+// app.css) as a read-only file system. It is a function rather than an
+// exported variable so that callers cannot reassign the embedded files.
+func FS() fs.FS { return files }

@@ -1,0 +1,339 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/sagaboard/sagaboard/services/booking"
+	"github.com/sagaboard/sagaboard/services/observer"
+	"github.com/sagaboard/sagaboard/services/saga"
+)
+
+// BookingView is a booking as GET /api/bookings/{id} shows it: the booking's
+// own state, the events the observer saw, and where it waits.
+type BookingView struct {
+	booking.Booking
+	Events  []observer.Event `json:"events"`
+	Waiting *Waiting         `json:"waiting,omitempty"`
+}
+
+// Waiting says where a pending booking's next step waits, and since when.
+type Waiting struct {
+	Queue string    `json:"queue"`
+	Since time.Time `json:"since"`
+}
+
+// errBody is how readBody reports a body it will not take.
+type errBody struct {
+	status int
+	msg    string
+}
+
+func (e errBody) Error() string { return e.msg }
+
+// readBody reads at most MaxBodyBytes, answering 413 above that.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, errBody{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes)}
+	}
+	if err != nil {
+		return nil, errBody{http.StatusBadRequest, "could not read the request body"}
+	}
+	return b, nil
+}
+
+// decodeStrict decodes one JSON object, refusing unknown fields and trailing
+// data, and says in words what was wrong.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &typeErr):
+			return fmt.Errorf("%w: field %q must be %s", saga.ErrInvalid, typeErr.Field, typeErr.Type.String())
+		case errors.Is(err, io.EOF):
+			return fmt.Errorf("%w: the body is empty; send a JSON object", saga.ErrInvalid)
+		default:
+			return fmt.Errorf("%w: the body is not valid JSON: %v", saga.ErrInvalid, err)
+		}
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: the body has data after the JSON object", saga.ErrInvalid)
+	}
+	return nil
+}
+
+// BookingRequest is the body of POST /api/bookings.
+type BookingRequest struct {
+	UserID string   `json:"user_id"`
+	Seats  []string `json:"seats"`
+}
+
+// ParseBookingRequest decodes a POST /api/bookings body.
+func ParseBookingRequest(b []byte) (BookingRequest, error) {
+	var req BookingRequest
+	err := decodeStrict(b, &req)
+	return req, err
+}
+
+func (s *Server) need(w http.ResponseWriter, present bool, part string) bool {
+	if !present {
+		writeError(w, http.StatusServiceUnavailable, "the "+part+" part does not run in this process; start it here with -only including "+part)
+	}
+	return present
+}
+
+func (s *Server) createBooking(w http.ResponseWriter, r *http.Request) {
+	if !s.need(w, s.cfg.Booking != nil, saga.PartBooking) {
+		return
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		eb := err.(errBody)
+		writeError(w, eb.status, eb.msg)
+		return
+	}
+	req, err := ParseBookingRequest(body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	b, err := s.cfg.Booking.Create(r.Context(), req.UserID, req.Seats)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/bookings/"+b.ID)
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": b.ID, "status": b.Status})
+}
+
+func (s *Server) getBooking(w http.ResponseWriter, r *http.Request) {
+	v, err := s.bookingView(r, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// bookingView assembles one booking with its events.
+func (s *Server) bookingView(r *http.Request, id string) (BookingView, error) {
+	if s.cfg.Booking == nil {
+		return BookingView{}, fmt.Errorf("%w: the booking part does not run in this process", saga.ErrNotFound)
+	}
+	b, err := s.cfg.Booking.Get(r.Context(), id)
+	if err != nil {
+		return BookingView{}, err
+	}
+	v := BookingView{Booking: b, Events: []observer.Event{}}
+	if s.cfg.Observer != nil {
+		if v.Events, err = s.cfg.Observer.Events(r.Context(), id); err != nil {
+			return v, err
+		}
+	}
+	v.Waiting = waitingOf(b, v.Events)
+	return v, nil
+}
+
+// waitingOf derives where a pending booking waits from its last event: the
+// message sent last is the one whose handler has not finished yet.
+func waitingOf(b booking.Booking, events []observer.Event) *Waiting {
+	if b.Status != booking.StatusPending {
+		return nil
+	}
+	if len(events) == 0 {
+		return &Waiting{Queue: saga.PaymentQueue, Since: b.CreatedAt}
+	}
+	last := events[len(events)-1]
+	return &Waiting{Queue: last.Queue, Since: last.At}
+}
+
+func (s *Server) listBookings(w http.ResponseWriter, r *http.Request) {
+	if !s.need(w, s.cfg.Booking != nil, saga.PartBooking) {
+		return
+	}
+	q := r.URL.Query()
+	f := booking.Filter{Status: q.Get("status"), UserID: q.Get("user_id"), Before: q.Get("before")}
+	switch f.Status {
+	case "", booking.StatusPending, booking.StatusConfirmed, booking.StatusCompensated:
+	default:
+		writeError(w, http.StatusBadRequest, "status must be pending, confirmed or compensated")
+		return
+	}
+	limit, ok := parseLimit(w, q.Get("limit"), 50, booking.MaxList)
+	if !ok {
+		return
+	}
+	f.Limit = limit
+	list, err := s.cfg.Booking.List(r.Context(), f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func parseLimit(w http.ResponseWriter, raw string, def, max int) (int, bool) {
+	if raw == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > max {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("limit must be a whole number from 1 to %d", max))
+		return 0, false
+	}
+	return n, true
+}
+
+func (s *Server) listSeats(w http.ResponseWriter, r *http.Request) {
+	if !s.need(w, s.cfg.Booking != nil, saga.PartBooking) {
+		return
+	}
+	seats, err := s.cfg.Booking.Seats(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, seats)
+}
+
+func (s *Server) listPayments(w http.ResponseWriter, r *http.Request) {
+	if !s.need(w, s.cfg.Payment != nil, saga.PartPayment) {
+		return
+	}
+	limit, ok := parseLimit(w, r.URL.Query().Get("limit"), 500, 5000)
+	if !ok {
+		return
+	}
+	list, err := s.cfg.Payment.Ledger(r.Context(), r.URL.Query().Get("booking_id"), limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
+	if !s.need(w, s.cfg.Booking != nil, saga.PartBooking) {
+		return
+	}
+	st, err := s.cfg.Booking.Stats(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) listNotifications(w http.ResponseWriter, r *http.Request) {
+	if !s.need(w, s.cfg.Notification != nil, saga.PartNotification) {
+		return
+	}
+	limit, ok := parseLimit(w, r.URL.Query().Get("limit"), 50, 500)
+	if !ok {
+		return
+	}
+	list, err := s.cfg.Notification.List(r.Context(), r.URL.Query().Get("user_id"), limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Server) getFailures(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.cfg.Switches.All())
+}
+
+func (s *Server) putFailures(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(w, r)
+	if err != nil {
+		eb := err.(errBody)
+		writeError(w, eb.status, eb.msg)
+		return
+	}
+	patch, err := saga.ParsePatch(body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.applySwitches(r, patch); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.cfg.Switches.All())
+}
+
+// applySwitches changes the switches here and tells every other process.
+func (s *Server) applySwitches(r *http.Request, patch map[string]saga.SwitchPatch) error {
+	s.cfg.Switches.Apply(patch)
+	if s.cfg.PublishSwitches != nil {
+		if err := s.cfg.PublishSwitches(r.Context(), s.cfg.Switches.All()); err != nil {
+			// This process has the change; other processes get it with the
+			// next change or when the broker is back.
+			s.log.Warn("could not send the switch change to other processes", "err", err)
+		}
+	}
+	s.live.SwitchesChanged()
+	return nil
+}
+
+func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
+	if !s.need(w, s.cfg.Observer != nil, saga.PartObserver) {
+		return
+	}
+	limit, ok := parseLimit(w, r.URL.Query().Get("limit"), 100, 1000)
+	if !ok {
+		return
+	}
+	list, err := s.cfg.Observer.DeadLetters(r.Context(), limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Server) replayDeadLetter(w http.ResponseWriter, r *http.Request) {
+	if !s.need(w, s.cfg.Observer != nil, saga.PartObserver) {
+		return
+	}
+	if err := s.cfg.Observer.Replay(r.Context(), r.PathValue("id")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.live.DeadLettersChanged()
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "replayed"})
+}
+
+func (s *Server) queues(w http.ResponseWriter, r *http.Request) {
+	stats, err := s.cfg.Broker.Inspect(r.Context(), saga.WorkQueues())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "cannot read queue depths: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, stats)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if err := s.cfg.Broker.Healthy(); err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	for _, check := range s.cfg.Checks {
+		if err := check(r.Context()); err != nil {
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
