@@ -229,16 +229,21 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// Switch changes made in any process reach every other one through the
 	// broker; a process that starts late asks for the current ones.
 	runners = append(runners, func(ctx context.Context) error {
-		return m.broker.Subscribe(ctx, "control.#", func(msg saga.Message) {
+		// A process without the dashboard asks for the current switches each
+		// time its subscription is in place: at start and after an outage.
+		var hello func()
+		if !m.runs(saga.PartWeb) {
+			hello = func() {
+				msg := saga.Message{ID: saga.NewID(), Type: "Hello", RoutingKey: "control.hello", Source: strings.Join(c.Only, ","), Timestamp: time.Now(), Body: []byte("{}")}
+				if err := m.broker.Broadcast(ctx, msg); err != nil {
+					m.Log.Warn("could not ask for the current switches", "err", err)
+				}
+			}
+		}
+		return m.broker.Subscribe(ctx, "control.#", hello, func(msg saga.Message) {
 			m.onControl(ctx, switches, live, msg)
 		})
 	})
-	if !m.runs(saga.PartWeb) {
-		go func() {
-			hello := saga.Message{ID: saga.NewID(), Type: "Hello", RoutingKey: "control.hello", Source: strings.Join(c.Only, ","), Timestamp: time.Now(), Body: []byte("{}")}
-			_ = m.broker.Broadcast(partsCtx, hello)
-		}()
-	}
 	for _, run := range runners {
 		m.parts.Add(1)
 		go func() {

@@ -46,8 +46,10 @@ func (b *Broker) Broadcast(ctx context.Context, m saga.Message) error {
 // Subscribe delivers every message published with routingKey to fn, in this
 // process only, for as long as ctx lives. It is for control messages, such as
 // failure-switch changes, that every process must see and none must keep: the
-// queue is exclusive and goes away with the connection.
-func (b *Broker) Subscribe(ctx context.Context, routingKey string, fn func(saga.Message)) error {
+// queue is exclusive and goes away with the connection. ready, when set, is
+// called each time the subscription is in place (after every reconnect), so a
+// process can ask for state it may have missed.
+func (b *Broker) Subscribe(ctx context.Context, routingKey string, ready func(), fn func(saga.Message)) error {
 	for ctx.Err() == nil {
 		s, err := b.session(ctx)
 		if err != nil {
@@ -69,6 +71,9 @@ func (b *Broker) Subscribe(ctx context.Context, routingKey string, fn func(saga.
 			ds, err := ch.Consume(q.Name, "", true, true, false, false, nil)
 			if err != nil {
 				return err
+			}
+			if ready != nil {
+				go ready()
 			}
 			for {
 				select {

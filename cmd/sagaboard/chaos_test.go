@@ -1,0 +1,243 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// loader books random seats from a few goroutines until stopped, and
+// remembers every booking the server accepted with 202.
+type loader struct {
+	p        *Proc
+	rows     int
+	cols     int
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	accepted []string
+	refused  atomic.Int64 // 409s: a seat was taken
+	failed   atomic.Int64 // no answer: the server was down
+}
+
+func startLoad(p *Proc, rows, cols, workers int) *loader {
+	l := &loader{p: p, rows: rows, cols: cols, stop: make(chan struct{})}
+	client := &http.Client{Timeout: 5 * time.Second}
+	for w := 0; w < workers; w++ {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				n := 1 + rand.IntN(2)
+				seats := make([]string, 0, n)
+				for len(seats) < n {
+					s := fmt.Sprintf("%s%d", rowLabel(rand.IntN(l.rows)), 1+rand.IntN(l.cols))
+					if !slices.Contains(seats, s) {
+						seats = append(seats, s)
+					}
+				}
+				body, _ := json.Marshal(map[string]any{"user_id": fmt.Sprintf("user%d", rand.IntN(20)), "seats": seats})
+				res, err := client.Post(l.p.URL+"/api/bookings", "application/json", bytes.NewReader(body))
+				if err != nil {
+					l.failed.Add(1)
+					time.Sleep(50 * time.Millisecond)
+					continue
+				}
+				var out map[string]string
+				_ = json.NewDecoder(res.Body).Decode(&out)
+				res.Body.Close()
+				switch res.StatusCode {
+				case http.StatusAccepted:
+					l.mu.Lock()
+					l.accepted = append(l.accepted, out["id"])
+					l.mu.Unlock()
+				case http.StatusConflict:
+					l.refused.Add(1)
+				default:
+					l.failed.Add(1)
+				}
+			}
+		}()
+	}
+	return l
+}
+
+func (l *loader) Stop() []string {
+	close(l.stop)
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.accepted...)
+}
+
+func rowLabel(r int) string {
+	s := ""
+	for r >= 0 {
+		s = string(rune('A'+r%26)) + s
+		r = r/26 - 1
+	}
+	return s
+}
+
+// TestChaos runs bookings under load while the real program is killed with
+// SIGKILL twice and the broker's app is restarted, then checks that nothing
+// was lost, doubled or left held.
+func TestChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("chaos test skipped in -short mode")
+	}
+	const rows, cols = 100, 100
+	p, _ := startSaga(t, "-rows", fmt.Sprint(rows), "-cols", fmt.Sprint(cols))
+	// Some failures, so compensation runs under the same faults.
+	p.SetSwitches(`{"payment":{"fail_rate":0.15},"seats":{"fail_rate":0.1},"notification":{"fail_rate":0.2}}`)
+	l := startLoad(p, rows, cols, 4)
+
+	kills, brokerRestarts := 0, 0
+	for i := 0; i < 2; i++ {
+		time.Sleep(1500 * time.Millisecond)
+		p.Kill()
+		kills++
+		time.Sleep(200 * time.Millisecond)
+		p.Restart()
+		// The switches live in memory: a restart resets them, as a person
+		// restarting the program would see. Set them again.
+		p.SetSwitches(`{"payment":{"fail_rate":0.15},"seats":{"fail_rate":0.1},"notification":{"fail_rate":0.2}}`)
+	}
+	// A graceful stop under load: it must exit cleanly and leave nothing
+	// behind that the next start cannot finish.
+	time.Sleep(1 * time.Second)
+	p.Stop()
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("SIGTERM: exit code %d, want 0\n%s", code, tail(p.Log(), 20))
+	}
+	if !strings.Contains(p.Log(), "sagaboard stopped") {
+		t.Errorf("SIGTERM: no clean stop in the log:\n%s", tail(p.Log(), 20))
+	}
+	p.Restart()
+	p.SetSwitches(`{"payment":{"fail_rate":0.15},"seats":{"fail_rate":0.1},"notification":{"fail_rate":0.2}}`)
+	time.Sleep(1 * time.Second)
+	rabbitctl(t, "stop_app")
+	time.Sleep(1500 * time.Millisecond)
+	rabbitctl(t, "start_app")
+	brokerRestarts++
+	time.Sleep(2 * time.Second)
+	accepted := l.Stop()
+	p.SetSwitches(`{"payment":{"fail_rate":0},"seats":{"fail_rate":0},"notification":{"fail_rate":0}}`)
+
+	if len(accepted) < 50 {
+		t.Fatalf("only %d bookings were accepted under load; the test proves little", len(accepted))
+	}
+	// Every accepted booking finishes, and is notified.
+	deadline := time.Now().Add(90 * time.Second)
+	final := map[string]Booking{}
+	for _, id := range accepted {
+		for {
+			b := p.Get(id)
+			if b.Status != "pending" && b.Notified {
+				final[id] = b
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("booking %s is still %s (notified=%v) long after the chaos ended; %d of %d finished\n%s",
+					id, b.Status, b.Notified, len(final), len(accepted), tail(p.Log(), 30))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	p.Settled(30 * time.Second)
+	// The observer is a reader and may trail the saga: read each booking's
+	// history again now that every queue has drained.
+	for id := range final {
+		final[id] = p.Get(id)
+	}
+
+	// The seat map agrees with the bookings: a sold seat belongs to exactly
+	// one confirmed booking, no seat is left held, and a confirmed booking
+	// holds all its seats.
+	var seats []struct {
+		ID        string `json:"id"`
+		Status    string `json:"status"`
+		BookingID string `json:"booking_id"`
+	}
+	p.Do("GET", "/api/seats", nil, &seats)
+	owner := map[string]string{}
+	held := 0
+	for _, s := range seats {
+		switch s.Status {
+		case "held":
+			held++
+			t.Errorf("seat %s is still held by %s", s.ID, s.BookingID)
+		case "sold":
+			owner[s.ID] = s.BookingID
+			if b, ok := final[s.BookingID]; !ok || b.Status != "confirmed" {
+				t.Errorf("seat %s is sold to %s, which is not a confirmed booking of this run", s.ID, s.BookingID)
+			}
+		}
+	}
+	confirmed, compensated, lost, doubled := 0, 0, 0, 0
+	for id, b := range final {
+		charged, refunded := p.Ledger(id)
+		switch b.Status {
+		case "confirmed":
+			confirmed++
+			for _, s := range b.Seats {
+				if owner[s] != id {
+					t.Errorf("confirmed booking %s does not own its seat %s (owner %q)", id, s, owner[s])
+				}
+			}
+			if charged != b.AmountCents || refunded != 0 {
+				doubled++
+				t.Errorf("confirmed booking %s: charged %d refunded %d, want exactly %d", id, charged, refunded, b.AmountCents)
+			}
+			types := eventTypes(b)
+			for _, want := range []string{"BookingCreated", "PaymentCompleted", "SeatsSold", "BookingNotified"} {
+				if !slices.Contains(types, want) {
+					lost++
+					t.Errorf("confirmed booking %s has no %s in its history %v", id, want, types)
+				}
+			}
+		case "compensated":
+			compensated++
+			if charged != refunded {
+				t.Errorf("compensated booking %s: charged %d refunded %d, want a net of zero", id, charged, refunded)
+			}
+			for _, s := range b.Seats {
+				if owner[s] == id {
+					t.Errorf("compensated booking %s still owns seat %s", id, s)
+				}
+			}
+		}
+	}
+	t.Logf("chaos: %d bookings accepted under load (%d refused with 409, %d requests unanswered while down); %d SIGKILLs, 1 SIGTERM and %d broker restarts survived; %d confirmed, %d compensated; lost %d, doubled %d, held %d",
+		len(accepted), l.refused.Load(), l.failed.Load(), kills, brokerRestarts, confirmed, compensated, lost, doubled, held)
+	if !strings.Contains(p.Log(), "lost RabbitMQ connection") {
+		t.Errorf("the log does not show the broker outage")
+	}
+}
+
+func rabbitctl(t *testing.T, args ...string) {
+	t.Helper()
+	out, err := exec.Command("rabbitmqctl", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rabbitmqctl %v: %v\n%s", args, err, out)
+	}
+	if args[0] == "start_app" {
+		// Wait until it accepts connections again.
+		_ = exec.Command("rabbitmqctl", "await_startup").Run()
+	}
+}
+

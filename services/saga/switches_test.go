@@ -1,0 +1,152 @@
+package saga_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sagaboard/sagaboard/services/saga"
+)
+
+func TestParsePatchTakesAPartialPatch(t *testing.T) {
+	p, err := saga.ParsePatch([]byte(`{"payment":{"fail_rate":0.5},"notification":{"paused":true,"delay_ms":60000}}`))
+	if err != nil {
+		t.Fatalf("ParsePatch(good patch): %v", err)
+	}
+	if len(p) != 2 {
+		t.Fatalf("patch names %d participants, want 2: %+v", len(p), p)
+	}
+	pay := p["payment"]
+	if pay.FailRate == nil || *pay.FailRate != 0.5 || pay.DelayMS != nil || pay.Paused != nil {
+		t.Errorf("payment patch = %+v, want only fail_rate 0.5", pay)
+	}
+	n := p["notification"]
+	if n.FailRate != nil || n.DelayMS == nil || *n.DelayMS != 60000 || n.Paused == nil || !*n.Paused {
+		t.Errorf("notification patch = %+v, want delay_ms 60000 and paused", n)
+	}
+	for _, body := range []string{
+		`{"seats":{"fail_rate":0}}`,
+		`{"seats":{"fail_rate":1}}`,
+		`{"seats":{"delay_ms":0}}`,
+		`{"payment":{"fail_rate":1,"delay_ms":250,"paused":false},"seats":{"fail_rate":0.25},"notification":{"fail_rate":0}}`,
+		" {\"payment\":{\"paused\":true}}\n",
+	} {
+		if _, err := saga.ParsePatch([]byte(body)); err != nil {
+			t.Errorf("ParsePatch(%s): %v", body, err)
+		}
+	}
+}
+
+func TestParsePatchRefusesBadPatches(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+	}{
+		{"unknown participant", `{"booking":{"fail_rate":1}}`},
+		{"unknown participant next to a good one", `{"payment":{"fail_rate":1},"observer":{"paused":true}}`},
+		{"participant in capitals", `{"PAYMENT":{"fail_rate":1}}`},
+		{"fail_rate below 0", `{"payment":{"fail_rate":-0.1}}`},
+		{"fail_rate above 1", `{"payment":{"fail_rate":2}}`},
+		{"fail_rate just above 1", `{"seats":{"fail_rate":1.0000001}}`},
+		{"delay_ms below 0", `{"payment":{"delay_ms":-1}}`},
+		{"delay_ms above 60000", `{"payment":{"delay_ms":60001}}`},
+		{"delay_ms 70000", `{"notification":{"delay_ms":70000}}`},
+		{"fail_rate as a string", `{"payment":{"fail_rate":"1"}}`},
+		{"delay_ms as a fraction", `{"payment":{"delay_ms":1.5}}`},
+		{"delay_ms beyond int", `{"payment":{"delay_ms":1e30}}`},
+		{"paused as a string", `{"payment":{"paused":"yes"}}`},
+		{"switch as a number", `{"payment":1}`},
+		{"unknown switch field", `{"payment":{"failrate":1}}`},
+		{"empty object", `{}`},
+		{"null", `null`},
+		{"array", `[{"payment":{"fail_rate":1}}]`},
+		{"empty body", ``},
+		{"malformed JSON", `{"payment":{"fail_rate":1}`},
+		{"trailing object", `{"payment":{"fail_rate":1}}{"seats":{"fail_rate":1}}`},
+		{"trailing brace", `{"payment":{"fail_rate":1}}}`},
+		{"trailing bracket", `{"payment":{"fail_rate":1}}]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := saga.ParsePatch([]byte(tc.body))
+			if err == nil {
+				t.Fatalf("ParsePatch accepted it: %+v", p)
+			}
+			if !errors.Is(err, saga.ErrInvalid) {
+				t.Errorf("error %q does not wrap ErrInvalid, so the API would not answer 400", err)
+			}
+		})
+	}
+}
+
+func TestSwitchesApplyMergesAndWakesWatchers(t *testing.T) {
+	s := saga.NewSwitches()
+	for _, part := range saga.SwitchParts {
+		if sw := s.Get(part); sw != (saga.Switch{}) {
+			t.Errorf("new switch %s = %+v, want all off", part, sw)
+		}
+	}
+	changed := s.Changed()
+	select {
+	case <-changed:
+		t.Fatal("Changed() is closed before any change")
+	default:
+	}
+
+	p, err := saga.ParsePatch([]byte(`{"payment":{"fail_rate":1,"delay_ms":500}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Apply(p)
+	select {
+	case <-changed:
+	case <-time.After(time.Second):
+		t.Fatal("Apply did not close the channel Changed() returned before it")
+	}
+	if got := s.Get("payment"); got != (saga.Switch{FailRate: 1, DelayMS: 500}) {
+		t.Errorf("payment after Apply = %+v, want fail_rate 1 and delay_ms 500", got)
+	}
+
+	next := s.Changed()
+	select {
+	case <-next:
+		t.Fatal("the channel for the next change is closed already")
+	default:
+	}
+	// A partial patch leaves the fields it does not name alone.
+	p, err = saga.ParsePatch([]byte(`{"payment":{"paused":true},"seats":{"fail_rate":0.5}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Apply(p)
+	<-next
+	all := s.All()
+	if all["payment"] != (saga.Switch{FailRate: 1, DelayMS: 500, Paused: true}) {
+		t.Errorf("payment after a second partial patch = %+v, want fail_rate 1, delay_ms 500, paused", all["payment"])
+	}
+	if all["seats"] != (saga.Switch{FailRate: 0.5}) || all["notification"] != (saga.Switch{}) {
+		t.Errorf("seats %+v notification %+v, want fail_rate 0.5 and all off", all["seats"], all["notification"])
+	}
+	if len(all) != len(saga.SwitchParts) {
+		t.Errorf("All() has %d switches, want %d", len(all), len(saga.SwitchParts))
+	}
+	// All returns a copy: changing it changes nothing.
+	all["payment"] = saga.Switch{}
+	if s.Get("payment").FailRate != 1 {
+		t.Error("changing the map All() returned changed the switches")
+	}
+	// A participant without a switch is never added, even if asked directly.
+	one := 1.0
+	s.Apply(map[string]saga.SwitchPatch{"booking": {FailRate: &one}})
+	if _, ok := s.All()["booking"]; ok {
+		t.Error("Apply added a switch for booking, which has none")
+	}
+}
+
+func TestDescribeNamesTheSwitch(t *testing.T) {
+	if got := saga.Describe("payment", saga.Switch{FailRate: 1}); got != "payment.fail_rate=1" {
+		t.Errorf("Describe = %q, want payment.fail_rate=1", got)
+	}
+	if got := saga.Describe("seats", saga.Switch{FailRate: 0.25}); !strings.Contains(got, "seats.fail_rate=0.25") {
+		t.Errorf("Describe = %q, want seats.fail_rate=0.25", got)
+	}
+}
