@@ -116,13 +116,54 @@ func (s *Server) createBooking(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": b.ID, "status": b.Status})
 }
 
+// MaxWait bounds ?wait= on GET /api/bookings/{id}.
+const MaxWait = 60 * time.Second
+
 func (s *Server) getBooking(w http.ResponseWriter, r *http.Request) {
-	v, err := s.bookingView(r, r.PathValue("id"))
+	id := r.PathValue("id")
+	var wait time.Duration
+	if raw := r.URL.Query().Get("wait"); raw != "" {
+		d, err := time.ParseDuration(raw)
+		if err != nil || d < 0 || d > MaxWait {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("wait must be a duration from 0s to %s, such as 5s", MaxWait))
+			return
+		}
+		wait = d
+	}
+	v, err := s.bookingView(r, id)
+	if wait > 0 && err == nil && v.Status == booking.StatusPending {
+		v, err = s.waitForOutcome(r, id, wait)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// waitForOutcome is an extension of the contract: it waits until the
+// booking leaves pending, or the time is up, and returns it as it then is.
+func (s *Server) waitForOutcome(r *http.Request, id string, wait time.Duration) (BookingView, error) {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		changed, cancel := s.wait.add(id)
+		// Read after registering, so a change in between is not missed.
+		v, err := s.bookingView(r, id)
+		if err != nil || v.Status != booking.StatusPending {
+			cancel()
+			return v, err
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			cancel()
+			return v, nil
+		case <-r.Context().Done():
+			cancel()
+			return v, r.Context().Err()
+		}
+	}
 }
 
 // bookingView assembles one booking with its events.

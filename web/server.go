@@ -59,6 +59,7 @@ type Server struct {
 	mux  *http.ServeMux
 	live *Live
 	csrf *http.CrossOriginProtection
+	wait waiters
 }
 
 // New returns a server. Call Live() to feed it changes.
@@ -74,6 +75,13 @@ func New(cfg Config) *Server {
 
 // Live returns the hub feed: participants call it when something changed.
 func (s *Server) Live() *Live { return s.live }
+
+// BookingCommitted is called after a booking's state was committed: it wakes
+// requests waiting on the booking and updates the dashboard. It never blocks.
+func (s *Server) BookingCommitted(id string) {
+	s.wait.wake(id)
+	s.live.BookingChanged(id)
+}
 
 // Close disconnects every dashboard client.
 func (s *Server) Close() { s.live.close() }

@@ -217,7 +217,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.server = web.New(cfg)
 	live := m.server.Live()
 	if cfg.Booking != nil {
-		cfg.Booking.OnChange(live.BookingChanged)
+		cfg.Booking.OnChange(m.server.BookingCommitted)
 	}
 	if cfg.Observer != nil {
 		cfg.Observer.OnEvents(live.EventsObserved)
