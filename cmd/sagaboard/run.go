@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"slices"
@@ -40,6 +41,7 @@ type Config struct {
 	Token    string        // -token, default none
 	Deadline time.Duration // -deadline, default 2m
 	Quorum   bool          // -quorum, default false
+	Pprof    string        // -pprof, default off
 }
 
 // Main is the program, shaped so tests can run the real thing in-process or
@@ -53,6 +55,7 @@ type Main struct {
 	dbs      []*sqlite.DB
 	server   *web.Server
 	http     *http.Server
+	pprof    *http.Server
 	listener net.Listener
 	stop     context.CancelFunc // stops the participants
 	parts    sync.WaitGroup
@@ -84,6 +87,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&c.Token, "token", env("SAGABOARD_TOKEN", ""), "token required on state-changing requests; required when -addr is not loopback [SAGABOARD_TOKEN]")
 	deadline := fs.String("deadline", env("SAGABOARD_DEADLINE", "2m"), "compensate a booking still pending this long; 0 turns it off [SAGABOARD_DEADLINE]")
 	quorum := fs.String("quorum", env("SAGABOARD_QUORUM", "false"), "declare work queues as quorum queues, for a RabbitMQ cluster [SAGABOARD_QUORUM]")
+	fs.StringVar(&c.Pprof, "pprof", env("SAGABOARD_PPROF", ""), "serve Go's profiler on this loopback address, e.g. 127.0.0.1:6060 (default off) [SAGABOARD_PPROF]")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -105,6 +109,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	if c.Quorum, err = strconv.ParseBool(*quorum); err != nil {
 		return fmt.Errorf("-quorum must be true or false, not %q", *quorum)
+	}
+	if c.Pprof != "" && !web.IsLoopback(c.Pprof) {
+		return fmt.Errorf("-pprof %s: the profiler exposes the process's memory, so it only listens on loopback, e.g. 127.0.0.1:6060", c.Pprof)
 	}
 	c.Only = saga.Parts
 	if strings.TrimSpace(*only) != "" && *only != "all" {
@@ -149,6 +156,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := os.MkdirAll(c.Data, 0o755); err != nil {
 		return fmt.Errorf("create data folder %s: %w", c.Data, err)
 	}
+	if c.Pprof != "" {
+		if err := m.servePprof(c.Pprof); err != nil {
+			return err
+		}
+	}
 	m.broker = rabbit.Open(rabbit.Config{URL: c.AMQP, Quorum: c.Quorum, Log: m.Log, Name: "sagaboard " + strings.Join(c.Only, ",")})
 	switches := saga.NewSwitches()
 	open := func(name string) (*sqlite.DB, error) {
@@ -176,7 +188,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		cfg.Checks = append(cfg.Checks, db.Ping)
 		switch part {
 		case saga.PartBooking:
-			svc, err := booking.New(ctx, db, m.broker, c.Venue, m.Log)
+			svc, err := booking.New(ctx, db, m.broker, c.Venue, c.Deadline, m.Log)
 			if err != nil {
 				return err
 			}
@@ -326,6 +338,9 @@ func (m *Main) Close() error {
 	if m.server != nil {
 		m.server.Close()
 	}
+	if m.pprof != nil {
+		_ = m.pprof.Close()
+	}
 	if m.stop != nil {
 		m.stop()
 		m.parts.Wait()
@@ -343,4 +358,23 @@ func (m *Main) Close() error {
 		m.Log.Info("sagaboard stopped")
 	}
 	return errors.Join(errs...)
+}
+
+// servePprof serves the profiler on its own listener and mux, never on the
+// dashboard's, so it cannot be reached from the dashboard's address.
+func (m *Main) servePprof(addr string) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen for pprof on %s: %w", addr, err)
+	}
+	m.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = m.pprof.Serve(ln) }()
+	m.Log.Info("profiler listening", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+	return nil
 }

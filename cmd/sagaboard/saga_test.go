@@ -197,3 +197,55 @@ func TestRedeliveryHasNoSecondEffect(t *testing.T) {
 		t.Errorf("seats E1 F1 = %s %s, want sold free", seats["E1"], seats["F1"])
 	}
 }
+
+// TestDeadlineCompensatesAndNeutralisesLateMessages pauses a step past the
+// deadline: the booking is compensated with the deadline as its reason, and
+// when the step resumes its late message leaves no effect behind.
+func TestDeadlineCompensatesAndNeutralisesLateMessages(t *testing.T) {
+	p, _ := startSaga(t, "-deadline", "1s")
+
+	// Seats paused: payment has charged, so the undo refunds it.
+	p.SetSwitches(`{"seats":{"paused":true}}`)
+	id := p.Book("gina", "G1")
+	b := p.WaitFor(id, 10*time.Second, "compensated", func(b Booking) bool { return b.Status == "compensated" })
+	if !strings.Contains(b.Reason, "deadline") {
+		t.Errorf("reason = %q, want the deadline", b.Reason)
+	}
+	if c, r := p.Ledger(id); c != 1000 || r != 1000 {
+		t.Errorf("after the deadline: charged %d refunded %d, want 1000 and 1000", c, r)
+	}
+	if s := p.SeatStatus()["G1"]; s != "free" {
+		t.Errorf("seat G1 is %s after the deadline, want free", s)
+	}
+	p.SetSwitches(`{"seats":{"paused":false}}`)
+	b = p.WaitFor(id, 10*time.Second, "showing the late sale neutralised", func(b Booking) bool {
+		return slices.Contains(eventTypes(b), "LateMessageNeutralised")
+	})
+	p.Settled(10 * time.Second)
+	if b = p.Get(id); b.Status != "compensated" {
+		t.Errorf("after the late message: status %s, want compensated", b.Status)
+	}
+	if s := p.SeatStatus()["G1"]; s != "free" {
+		t.Errorf("the late message sold G1 (%s)", s)
+	}
+	if c, r := p.Ledger(id); c != r {
+		t.Errorf("after the late message: charged %d refunded %d, want a net of zero", c, r)
+	}
+
+	// Payment paused: nothing was charged, and the late booking message is
+	// not charged either.
+	p.SetSwitches(`{"payment":{"paused":true}}`)
+	id = p.Book("gina", "G2")
+	b = p.WaitFor(id, 10*time.Second, "compensated", func(b Booking) bool { return b.Status == "compensated" })
+	p.SetSwitches(`{"payment":{"paused":false}}`)
+	p.WaitFor(id, 10*time.Second, "showing the late charge neutralised", func(b Booking) bool {
+		return slices.Contains(eventTypes(b), "LateMessageNeutralised")
+	})
+	p.Settled(10 * time.Second)
+	if c, r := p.Ledger(id); c != 0 || r != 0 {
+		t.Errorf("payment resumed after the deadline: charged %d refunded %d, want nothing", c, r)
+	}
+	if s := p.SeatStatus()["G2"]; s != "free" {
+		t.Errorf("seat G2 is %s, want free", s)
+	}
+}

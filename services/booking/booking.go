@@ -73,7 +73,10 @@ type Service struct {
 	relay  *sqlite.Relay
 	runner sqlite.Runner
 	venue  saga.Venue
-	log    *slog.Logger
+	// deadline is how long a booking may stay pending before it is
+	// compensated; 0 turns the check off.
+	deadline time.Duration
+	log      *slog.Logger
 	// changed is called after every committed change with the booking id,
 	// so the dashboard can push the new state. It must not block.
 	changed func(id string)
@@ -81,7 +84,7 @@ type Service struct {
 
 // New opens Booking's store, creating the venue at the given size the first
 // time; later starts keep the venue they find.
-func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, venue saga.Venue, log *slog.Logger) (*Service, error) {
+func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, venue saga.Venue, deadline time.Duration, log *slog.Logger) (*Service, error) {
 	err := db.Migrate(ctx,
 		`CREATE TABLE IF NOT EXISTS venue (id INTEGER PRIMARY KEY CHECK (id = 1), rows INTEGER NOT NULL, cols INTEGER NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS seats (
@@ -98,6 +101,8 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, venue saga.Venue, log
 			status       TEXT NOT NULL CHECK (status IN ('pending', 'confirmed', 'compensated')),
 			notified     INTEGER NOT NULL DEFAULT 0,
 			reason       TEXT NOT NULL DEFAULT '',
+			-- set once the deadline has sent the booking to compensation
+			expired      INTEGER NOT NULL DEFAULT 0,
 			created_at   INTEGER NOT NULL,
 			updated_at   INTEGER NOT NULL
 		) WITHOUT ROWID`,
@@ -115,7 +120,7 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, venue saga.Venue, log
 		return nil, err
 	}
 	log = log.With("participant", saga.PartBooking)
-	s := &Service{db: db, venue: v, log: log, changed: func(string) {}}
+	s := &Service{db: db, venue: v, deadline: deadline, log: log, changed: func(string) {}}
 	s.relay = sqlite.NewRelay(db, bus, log)
 	s.runner = sqlite.Runner{DB: db, Relay: s.relay, Bus: bus, Log: log, Committed: func(m saga.Message) { s.changed(m.CorrelationID) }}
 	return s, nil
@@ -153,8 +158,12 @@ func (s *Service) OnChange(fn func(id string)) { s.changed = fn }
 // Venue returns the size of the seat map.
 func (s *Service) Venue() saga.Venue { return s.venue }
 
-// Run relays the outbox and consumes Booking's queues until ctx ends.
+// Run relays the outbox, consumes Booking's queues and enforces the
+// deadline until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
+	if s.deadline > 0 {
+		go s.enforceDeadline(ctx)
+	}
 	return s.runner.Run(ctx,
 		sqlite.Consumption{Queue: saga.SeatReleaseQueue, Effect: s.ReleaseOnUndo},
 		sqlite.Consumption{Queue: saga.BookingUpdateQueue, Effect: s.UpdateOnOutcome},
@@ -274,6 +283,69 @@ func (s *Service) UpdateOnOutcome(ctx context.Context, tx *sql.Tx, m saga.Messag
 		}
 	}
 	return nil, nil
+}
+
+// enforceDeadline sends every booking pending longer than the deadline to
+// compensation, once. It checks a few times per deadline, at most every
+// second, and reads only pending bookings, which the status index finds.
+func (s *Service) enforceDeadline(ctx context.Context) {
+	every := min(s.deadline/4, time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := s.ExpireOverdue(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			s.log.Warn("deadline check failed; will retry", "err", err)
+		} else if n > 0 {
+			s.log.Info("bookings passed their deadline; compensating", "count", n, "deadline", s.deadline)
+		}
+	}
+}
+
+// ExpireOverdue sends bookings pending since before now-deadline to
+// compensation and returns how many it sent.
+func (s *Service) ExpireOverdue(ctx context.Context, now time.Time) (int, error) {
+	cutoff := now.Add(-s.deadline).UnixMilli()
+	n := 0
+	_, err := s.db.Write(ctx, func(tx *sql.Tx) ([]saga.Message, error) {
+		rows, err := tx.QueryContext(ctx, `SELECT `+bookingCols+` FROM bookings WHERE status = 'pending' AND expired = 0 AND created_at < ? LIMIT 200`, cutoff)
+		if err != nil {
+			return nil, fmt.Errorf("booking: find overdue: %w", err)
+		}
+		var overdue []Booking
+		for rows.Next() {
+			b, err := scanBooking(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("booking: find overdue: %w", err)
+			}
+			overdue = append(overdue, b)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("booking: find overdue: %w", err)
+		}
+		var msgs []saga.Message
+		for _, b := range overdue {
+			if _, err := tx.ExecContext(ctx, `UPDATE bookings SET expired = 1 WHERE id = ?`, b.ID); err != nil {
+				return nil, fmt.Errorf("booking: mark %s expired: %w", b.ID, err)
+			}
+			reason := fmt.Sprintf("deadline: still pending after %s", s.deadline)
+			e := saga.Envelope{Booking: saga.Booking{ID: b.ID, UserID: b.UserID, Seats: b.Seats, AmountCents: b.AmountCents},
+				Event: saga.TypeDeadlineExceeded, Reason: reason}
+			msgs = append(msgs, saga.NewMessage(saga.PartBooking, saga.TypeDeadlineExceeded, saga.CompensationQueue, e))
+		}
+		n = len(msgs)
+		return msgs, nil
+	})
+	if n > 0 {
+		s.relay.Kick()
+	}
+	return n, err
 }
 
 func truncate(s string, n int) string {

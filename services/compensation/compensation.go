@@ -49,7 +49,7 @@ func (s *Service) Run(ctx context.Context) error {
 
 // UndoOnFailure starts the undo chain for a failed booking, once per booking.
 func (s *Service) UndoOnFailure(ctx context.Context, tx *sql.Tx, m saga.Message) ([]saga.Message, error) {
-	e, err := saga.Expect(m, saga.TypePaymentServiceFailed, saga.TypeSeatUpdatingServiceFailed)
+	e, err := saga.Expect(m, saga.TypePaymentServiceFailed, saga.TypeSeatUpdatingServiceFailed, saga.TypeDeadlineExceeded)
 	if err != nil {
 		return nil, err
 	}
@@ -66,11 +66,20 @@ func (s *Service) UndoOnFailure(ctx context.Context, tx *sql.Tx, m saga.Message)
 		return nil, nil
 	}
 	out := saga.Envelope{Booking: e.Booking, Event: e.Event, Reason: e.Reason, Cause: e.Reason, Injected: e.Injected}
-	if e.Event == saga.TypeSeatUpdatingServiceFailed {
+	switch e.Event {
+	case saga.TypeDeadlineExceeded:
+		// Nobody failed; the booking is only slow, so any step may still be
+		// in flight. Seats goes first: it owns the pivot, and either voids
+		// the booking (then every later forward message is neutralised) or
+		// says the seats are sold already (then the booking is confirmed
+		// and nothing is undone).
+		return []saga.Message{saga.NewMessage(saga.PartCompensation, saga.TypeSeatsVoidRequested, saga.SeatVoidQueue, out)}, nil
+	case saga.TypeSeatUpdatingServiceFailed:
 		// Payment charged before the seats failed: refund first; Payment
 		// passes the undo on to Booking.
 		return []saga.Message{saga.NewMessage(saga.PartCompensation, saga.TypeRefundRequested, saga.RefundQueue, out)}, nil
 	}
 	// Payment failed, so there is no charge to undo.
+	out.Reason = "no charge to refund; release the seats"
 	return []saga.Message{saga.NewMessage(saga.PartCompensation, saga.TypeSeatReleaseRequested, saga.SeatReleaseQueue, out)}, nil
 }

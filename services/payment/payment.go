@@ -38,7 +38,14 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, sw *saga.Switches, lo
 		amount_cents INTEGER NOT NULL,
 		at           INTEGER NOT NULL,
 		PRIMARY KEY (booking_id, kind)
-	) WITHOUT ROWID`, `CREATE INDEX IF NOT EXISTS ledger_at ON ledger (at)`)
+	) WITHOUT ROWID`, `CREATE INDEX IF NOT EXISTS ledger_at ON ledger (at)`,
+		// closed lists bookings whose undo reached Payment: a BookingCreated
+		// that arrives after it (payment was paused past the deadline) must
+		// not charge.
+		`CREATE TABLE IF NOT EXISTS closed (
+			booking_id TEXT PRIMARY KEY,
+			at         INTEGER NOT NULL
+		) WITHOUT ROWID`)
 	if err != nil {
 		return nil, fmt.Errorf("payment: %w", err)
 	}
@@ -65,6 +72,15 @@ func (s *Service) ChargeOnBookingCreated(ctx context.Context, tx *sql.Tx, m saga
 	if err != nil {
 		return nil, err
 	}
+	var closed int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM closed WHERE booking_id = ?`, e.Booking.ID).Scan(&closed); err != nil {
+		return nil, fmt.Errorf("payment: look up %s: %w", e.Booking.ID, err)
+	}
+	if closed > 0 {
+		s.log.Info("late booking for a compensated booking; not charging", "booking", e.Booking.ID)
+		note := saga.Envelope{Booking: e.Booking, Reason: "late BookingCreated neutralised: the booking was already compensated, so nothing was charged"}
+		return []saga.Message{saga.NewMessage(saga.PartPayment, saga.TypeLateMessageNeutralised, saga.KeyNotes, note)}, nil
+	}
 	sw := s.switches.Get(saga.PartPayment)
 	if saga.Injected(sw.FailRate, rand.Float64()) {
 		out := saga.Envelope{Booking: e.Booking, Event: saga.TypePaymentServiceFailed,
@@ -88,6 +104,9 @@ func (s *Service) RefundOnRefundRequested(ctx context.Context, tx *sql.Tx, m sag
 	e, err := saga.Expect(m, saga.TypeRefundRequested)
 	if err != nil {
 		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO closed (booking_id, at) VALUES (?, ?)`, e.Booking.ID, time.Now().UnixMilli()); err != nil {
+		return nil, fmt.Errorf("payment: close %s: %w", e.Booking.ID, err)
 	}
 	var charged int64
 	err = tx.QueryRowContext(ctx, `SELECT amount_cents FROM ledger WHERE booking_id = ? AND kind = 'charge'`, e.Booking.ID).Scan(&charged)

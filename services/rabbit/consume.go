@@ -73,13 +73,18 @@ func (b *Broker) consumeSession(ctx context.Context, s *session, queue string, o
 	if err := ch.Qos(opt.Prefetch, 0, false); err != nil {
 		return fmt.Errorf("rabbit: qos for %s: %w", queue, err)
 	}
-	deliveries, err := ch.Consume(queue, "", false, false, false, false, nil)
-	if err != nil {
-		return fmt.Errorf("rabbit: consume %s: %w", queue, err)
-	}
+	// Take the change channel before the last look at the switch, so a
+	// pause that lands in between still wakes the loop below.
 	var changed <-chan struct{}
 	if opt.Changed != nil {
 		changed = opt.Changed()
+	}
+	if opt.Paused != nil && opt.Paused() {
+		return nil
+	}
+	deliveries, err := ch.Consume(queue, "", false, false, false, false, nil)
+	if err != nil {
+		return fmt.Errorf("rabbit: consume %s: %w", queue, err)
 	}
 	batch := make([]amqp.Delivery, 0, opt.MaxBatch)
 	for {

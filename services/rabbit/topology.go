@@ -43,6 +43,7 @@ func declare(ch *amqp.Channel, cfg Config) error {
 		{saga.PaymentQueue, work, []string{saga.PaymentQueue}},
 		{saga.SeatUpdateQueue, work, []string{saga.SeatUpdateQueue}},
 		{saga.CompensationQueue, work, []string{saga.CompensationQueue}},
+		{saga.SeatVoidQueue, work, []string{saga.SeatVoidQueue}},
 		{saga.RefundQueue, work, []string{saga.RefundQueue}},
 		{saga.SeatReleaseQueue, work, []string{saga.SeatReleaseQueue}},
 		{saga.NotificationQueue, work, []string{saga.NotificationQueue}},

@@ -27,6 +27,9 @@ const (
 	RefundQueue = "refund_queue"
 	// SeatReleaseQueue is Booking's undo: release held seats, cancel.
 	SeatReleaseQueue = "seat_release_queue"
+	// SeatVoidQueue is Seats' undo for a booking past its deadline: refuse
+	// to sell its seats from now on, unless they are sold already.
+	SeatVoidQueue = "seat_void_queue"
 	// BookingUpdateQueue is how Booking hears outcomes. It is bound to the
 	// notification_queue routing key (seats sold) and to KeyBookingNotified.
 	BookingUpdateQueue = "booking_update_queue"
@@ -41,6 +44,11 @@ const (
 // KeyBookingNotified is the routing key of the event Notification publishes
 // once the user has been told. Only Booking and the observer listen to it.
 const KeyBookingNotified = "booking_notified"
+
+// KeyNotes is the routing key of notes no participant acts on, such as "a
+// late message was neutralised". Only the observer's "#" receives them; they
+// exist so the timeline can say what happened.
+const KeyNotes = "saga_notes"
 
 // NotificationRetryQueues hold a failed notification for a while and then
 // dead-letter it back into notification_queue. One queue per delay, because a
@@ -79,7 +87,7 @@ func RetryQueueFor(attempt int) RetryQueue {
 // WorkQueues lists the queues participants consume, in saga order. It is what
 // /api/queues reports on.
 func WorkQueues() []string {
-	qs := []string{PaymentQueue, SeatUpdateQueue, CompensationQueue, RefundQueue, SeatReleaseQueue, NotificationQueue, BookingUpdateQueue}
+	qs := []string{PaymentQueue, SeatUpdateQueue, CompensationQueue, SeatVoidQueue, RefundQueue, SeatReleaseQueue, NotificationQueue, BookingUpdateQueue}
 	for _, r := range NotificationRetryQueues {
 		qs = append(qs, r.Name)
 	}
@@ -99,6 +107,17 @@ const (
 	TypeBookingCancelled          = "BookingCancelled"
 	TypeNotificationRetry         = "NotificationRetry"
 	TypeBookingNotified           = "BookingNotified"
+	// TypeDeadlineExceeded starts compensation for a booking still pending
+	// at its deadline.
+	TypeDeadlineExceeded = "DeadlineExceeded"
+	// TypeSeatsVoidRequested asks Seats never to sell a booking's seats.
+	TypeSeatsVoidRequested = "SeatsVoidRequested"
+	// TypeVoidRefused says the seats were sold before the void: the pivot
+	// stands and the booking will be confirmed.
+	TypeVoidRefused = "VoidRefused"
+	// TypeLateMessageNeutralised says a participant recognised a message for
+	// a booking already compensated and left no effect behind.
+	TypeLateMessageNeutralised = "LateMessageNeutralised"
 )
 
 // Participants, as named in -only and in the failure switches.

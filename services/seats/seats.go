@@ -32,7 +32,14 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, sw *saga.Switches, lo
 		seat_id    TEXT PRIMARY KEY,
 		booking_id TEXT NOT NULL,
 		at         INTEGER NOT NULL
-	) WITHOUT ROWID`, `CREATE INDEX IF NOT EXISTS tickets_booking ON tickets (booking_id)`)
+	) WITHOUT ROWID`, `CREATE INDEX IF NOT EXISTS tickets_booking ON tickets (booking_id)`,
+		// voided lists bookings compensated at their deadline before their
+		// seats were sold: a PaymentCompleted that arrives later must not
+		// sell them.
+		`CREATE TABLE IF NOT EXISTS voided (
+			booking_id TEXT PRIMARY KEY,
+			at         INTEGER NOT NULL
+		) WITHOUT ROWID`)
 	if err != nil {
 		return nil, fmt.Errorf("seats: %w", err)
 	}
@@ -44,7 +51,37 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, sw *saga.Switches, lo
 
 // Run consumes seat_update_queue until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
-	return s.runner.Run(ctx, sqlite.Consumption{Queue: saga.SeatUpdateQueue, Effect: s.SellOnPaymentCompleted, Switch: saga.PartSeats})
+	return s.runner.Run(ctx,
+		sqlite.Consumption{Queue: saga.SeatUpdateQueue, Effect: s.SellOnPaymentCompleted, Switch: saga.PartSeats},
+		// The void is an undo: the switches that slow or pause selling must
+		// not hold it up, or a paused step could never be compensated.
+		sqlite.Consumption{Queue: saga.SeatVoidQueue, Effect: s.VoidOnDeadline},
+	)
+}
+
+// VoidOnDeadline decides the race between a late sale and a deadline: if the
+// seats are sold, the pivot stands and compensation stops here; otherwise the
+// booking is voided, so a sale can never happen, and the undo goes on to
+// Payment.
+func (s *Service) VoidOnDeadline(ctx context.Context, tx *sql.Tx, m saga.Message) ([]saga.Message, error) {
+	e, err := saga.Expect(m, saga.TypeSeatsVoidRequested)
+	if err != nil {
+		return nil, err
+	}
+	var sold int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tickets WHERE booking_id = ?`, e.Booking.ID).Scan(&sold); err != nil {
+		return nil, fmt.Errorf("seats: look up sale of %s: %w", e.Booking.ID, err)
+	}
+	if sold > 0 {
+		note := saga.Envelope{Booking: e.Booking, Event: e.Event, Cause: e.Cause,
+			Reason: "the seats were sold before the deadline: the pivot stands and the booking is confirmed"}
+		return []saga.Message{saga.NewMessage(saga.PartSeats, saga.TypeVoidRefused, saga.KeyNotes, note)}, nil
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO voided (booking_id, at) VALUES (?, ?)`, e.Booking.ID, time.Now().UnixMilli()); err != nil {
+		return nil, fmt.Errorf("seats: void %s: %w", e.Booking.ID, err)
+	}
+	out := saga.Envelope{Booking: e.Booking, Event: e.Event, Cause: e.Cause, Reason: "voided: these seats will not be sold to this booking"}
+	return []saga.Message{saga.NewMessage(saga.PartSeats, saga.TypeRefundRequested, saga.RefundQueue, out)}, nil
 }
 
 // SellOnPaymentCompleted sells the seats, or reports the failure to
@@ -57,6 +94,15 @@ func (s *Service) SellOnPaymentCompleted(ctx context.Context, tx *sql.Tx, m saga
 	fail := func(reason string, injected bool) []saga.Message {
 		out := saga.Envelope{Booking: e.Booking, Event: saga.TypeSeatUpdatingServiceFailed, Reason: reason, Injected: injected}
 		return []saga.Message{saga.NewMessage(saga.PartSeats, saga.TypeSeatUpdatingServiceFailed, saga.CompensationQueue, out)}
+	}
+	var voided int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM voided WHERE booking_id = ?`, e.Booking.ID).Scan(&voided); err != nil {
+		return nil, fmt.Errorf("seats: look up void of %s: %w", e.Booking.ID, err)
+	}
+	if voided > 0 {
+		s.log.Info("late payment for a voided booking; not selling", "booking", e.Booking.ID)
+		note := saga.Envelope{Booking: e.Booking, Reason: "late PaymentCompleted neutralised: the booking was compensated at its deadline, so its seats were not sold (the charge is refunded)"}
+		return []saga.Message{saga.NewMessage(saga.PartSeats, saga.TypeLateMessageNeutralised, saga.KeyNotes, note)}, nil
 	}
 	sw := s.switches.Get(saga.PartSeats)
 	if saga.Injected(sw.FailRate, rand.Float64()) {
