@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,23 +52,20 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 // decodeStrict decodes one JSON object, refusing unknown fields and trailing
 // data, and says in words what was wrong.
 func decodeStrict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &typeErr):
-			return fmt.Errorf("%w: field %q must be %s", saga.ErrInvalid, typeErr.Field, typeErr.Type.String())
-		case errors.Is(err, io.EOF):
-			return fmt.Errorf("%w: the body is empty; send a JSON object", saga.ErrInvalid)
-		default:
-			return fmt.Errorf("%w: the body is not valid JSON: %v", saga.ErrInvalid, err)
-		}
-	}
-	if dec.More() {
+	err := saga.DecodeStrict(b, v)
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &typeErr):
+		return fmt.Errorf("%w: field %q must be %s", saga.ErrInvalid, typeErr.Field, typeErr.Type.String())
+	case errors.Is(err, io.EOF):
+		return fmt.Errorf("%w: the body is empty; send a JSON object", saga.ErrInvalid)
+	case errors.Is(err, saga.ErrTrailingData):
 		return fmt.Errorf("%w: the body has data after the JSON object", saga.ErrInvalid)
+	default:
+		return fmt.Errorf("%w: the body is not valid JSON: %v", saga.ErrInvalid, err)
 	}
-	return nil
 }
 
 // BookingRequest is the body of POST /api/bookings.

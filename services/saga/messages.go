@@ -1,7 +1,6 @@
 package saga
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -204,13 +203,8 @@ func DecodeEnvelope(body []byte) (Envelope, error) {
 	if !utf8.Valid(body) {
 		return e, Poison("body is not valid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&e); err != nil {
+	if err := DecodeStrict(body, &e); err != nil {
 		return e, Poison("body is not a saga message: %v", err)
-	}
-	if dec.More() {
-		return e, Poison("body has data after the JSON object")
 	}
 	b := e.Booking
 	if b.ID == "" || len(b.ID) > 64 || !validText(b.ID) {
@@ -229,6 +223,11 @@ func DecodeEnvelope(body []byte) (Envelope, error) {
 	}
 	if b.AmountCents != Amount(len(b.Seats)) {
 		return e, Poison("booking.amount_cents is %d, want %d for %d seats", b.AmountCents, Amount(len(b.Seats)), len(b.Seats))
+	}
+	switch e.Event {
+	case "", TypePaymentServiceFailed, TypeSeatUpdatingServiceFailed, TypeDeadlineExceeded:
+	default:
+		return e, Poison("event %q is not one this saga knows", truncate(e.Event, 64))
 	}
 	if len(e.Reason) > 1024 || len(e.Cause) > 1024 {
 		return e, Poison("reason is too long")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -45,7 +46,7 @@ func ParseSeatID(id string) (row, col int, err error) {
 		row = (row+1)*26 + int(ch-'A')
 	}
 	digits := id[i:]
-	if digits[0] == '0' || len(digits) > 4 {
+	if digits[0] == '0' || len(digits) > 4 || strings.Trim(digits, "0123456789") != "" {
 		return 0, 0, fmt.Errorf("seat %q has no valid column number", id)
 	}
 	n, err := strconv.Atoi(digits)

@@ -1,8 +1,6 @@
 package saga
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"sync"
 )
@@ -76,13 +74,8 @@ func (s *Switches) Changed() <-chan struct{} {
 // bad request changes nothing.
 func ParsePatch(body []byte) (map[string]SwitchPatch, error) {
 	var p map[string]SwitchPatch
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
+	if err := DecodeStrict(body, &p); err != nil {
 		return nil, invalid("body must be an object like {\"payment\":{\"fail_rate\":1}}: %v", err)
-	}
-	if dec.More() {
-		return nil, invalid("body has data after the JSON object")
 	}
 	if len(p) == 0 {
 		return nil, invalid("body names no participant; use payment, seats or notification")
