@@ -4,7 +4,7 @@ GO        ?= go
 ARGS      ?=
 TESTFLAGS ?=
 # Packages whose Fuzz* targets `make fuzz` runs, e.g. FUZZ_PKGS="./services/saga".
-FUZZ_PKGS ?=
+FUZZ_PKGS ?= ./services/saga ./web
 FUZZTIME  ?= 20s
 
 .PHONY: help run test broker chromium generate bench fuzz vendor-htmx
@@ -48,7 +48,7 @@ fuzz:
 		if [ -z "$$targets" ]; then echo "fuzz: no Fuzz targets in $$pkg"; continue; fi; \
 		for fn in $$targets; do \
 			echo "fuzz: $$pkg $$fn ($(FUZZTIME))"; \
-			$(GO) test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) "$$pkg"; \
+			$(GO) test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=3s "$$pkg"; \
 		done; \
 	done
 

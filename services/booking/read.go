@@ -37,7 +37,7 @@ func scanBooking(r scanner) (Booking, error) {
 func (s *Service) Get(ctx context.Context, id string) (Booking, error) {
 	b, err := scanBooking(s.db.R.QueryRowContext(ctx, `SELECT `+bookingCols+` FROM bookings WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return b, fmt.Errorf("%w: no booking %q", saga.ErrNotFound, id)
+		return b, fmt.Errorf("%w: no booking %q", saga.ErrNotFound, truncate(id, 64))
 	}
 	if err != nil {
 		return b, fmt.Errorf("booking: get %s: %w", id, err)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -199,10 +200,14 @@ func textPrefix(b []byte, n int) string {
 	if len(b) > n {
 		b = b[:n]
 	}
-	if !utf8.Valid(b) {
-		return string([]rune(string(b))) // replaces invalid bytes with U+FFFD
+	s := strings.ToValidUTF8(string(b), "\uFFFD")
+	// U+FFFD is 3 bytes, so the text can outgrow n: cut it back at a rune
+	// boundary, as the contract's "first 4 KiB" promises.
+	for len(s) > n {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
 	}
-	return string(b)
+	return s
 }
 
 func clip(s string, n int) string {
@@ -302,7 +307,7 @@ func (s *Service) Replay(ctx context.Context, id string) error {
 	err := s.db.R.QueryRowContext(ctx, `SELECT message_id, queue, type, booking_id, body FROM dead_letters WHERE id = ?`, id).
 		Scan(&m.ID, &queue, &m.Type, &m.CorrelationID, &m.Body)
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%w: no dead letter %q", saga.ErrNotFound, id)
+		return fmt.Errorf("%w: no dead letter %q", saga.ErrNotFound, clip(id, 64))
 	}
 	if err != nil {
 		return fmt.Errorf("observer: read dead letter %s: %w", id, err)
