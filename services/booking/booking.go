@@ -111,6 +111,9 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, venue saga.Venue, dea
 		`CREATE INDEX IF NOT EXISTS bookings_status ON bookings (status, id)`,
 		`CREATE INDEX IF NOT EXISTS bookings_user ON bookings (user_id, id)`,
 		`CREATE INDEX IF NOT EXISTS bookings_notified ON bookings (notified)`,
+		// Selling and releasing find a booking's seats by booking_id;
+		// without this every confirmation scans the whole venue.
+		`CREATE INDEX IF NOT EXISTS seats_booking ON seats (booking_id)`,
 	)
 	if err != nil {
 		return nil, fmt.Errorf("booking: %w", err)
