@@ -86,7 +86,11 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	only := fs.String("only", env("SAGABOARD_ONLY", ""), "comma list of parts to run: "+strings.Join(saga.Parts, ",")+" (default all) [SAGABOARD_ONLY]")
 	fs.StringVar(&c.Token, "token", env("SAGABOARD_TOKEN", ""), "token required on state-changing requests; required when -addr is not loopback [SAGABOARD_TOKEN]")
 	deadline := fs.String("deadline", env("SAGABOARD_DEADLINE", "2m"), "compensate a booking still pending this long; 0 turns it off [SAGABOARD_DEADLINE]")
-	quorum := fs.String("quorum", env("SAGABOARD_QUORUM", "false"), "declare work queues as quorum queues, for a RabbitMQ cluster [SAGABOARD_QUORUM]")
+	quorumDefault, err := strconv.ParseBool(env("SAGABOARD_QUORUM", "false"))
+	if err != nil {
+		return fmt.Errorf("SAGABOARD_QUORUM must be true or false, not %q", getenv("SAGABOARD_QUORUM"))
+	}
+	fs.BoolVar(&c.Quorum, "quorum", quorumDefault, "declare work queues as quorum queues, for a RabbitMQ cluster [SAGABOARD_QUORUM]")
 	fs.StringVar(&c.Pprof, "pprof", env("SAGABOARD_PPROF", ""), "serve Go's profiler on this loopback address, e.g. 127.0.0.1:6060 (default off) [SAGABOARD_PPROF]")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -94,7 +98,6 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q; every option is a flag, see -help", fs.Arg(0))
 	}
-	var err error
 	if c.Venue.Rows, err = strconv.Atoi(*rows); err != nil {
 		return fmt.Errorf("-rows must be a whole number, not %q", *rows)
 	}
@@ -106,9 +109,6 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	if c.Deadline, err = time.ParseDuration(*deadline); err != nil || c.Deadline < 0 {
 		return fmt.Errorf("-deadline must be a duration such as 2m or 0, not %q", *deadline)
-	}
-	if c.Quorum, err = strconv.ParseBool(*quorum); err != nil {
-		return fmt.Errorf("-quorum must be true or false, not %q", *quorum)
 	}
 	if c.Pprof != "" && !web.IsLoopback(c.Pprof) {
 		return fmt.Errorf("-pprof %s: the profiler exposes the process's memory, so it only listens on loopback, e.g. 127.0.0.1:6060", c.Pprof)

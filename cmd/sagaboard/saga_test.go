@@ -2,6 +2,8 @@ package main_test
 
 import (
 	"net/http"
+	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -247,5 +249,30 @@ func TestDeadlineCompensatesAndNeutralisesLateMessages(t *testing.T) {
 	}
 	if s := p.SeatStatus()["G2"]; s != "free" {
 		t.Errorf("seat G2 is %s, want free", s)
+	}
+}
+
+// TestQuorumQueues runs the saga with -quorum, as on a RabbitMQ cluster: the
+// work queues are quorum queues with a delivery limit, and the saga works
+// the same.
+func TestQuorumQueues(t *testing.T) {
+	p, vhost := startSaga(t, "-quorum")
+	ok := p.Book("quinn", "A1")
+	p.WaitFor(ok, 10*time.Second, "confirmed", func(b Booking) bool { return b.Status == "confirmed" && b.Notified })
+	p.SetSwitches(`{"seats":{"fail_rate":1}}`)
+	undone := p.Book("quinn", "A2")
+	p.WaitFor(undone, 10*time.Second, "compensated", func(b Booking) bool { return b.Status == "compensated" && b.Notified })
+	if c, r := p.Ledger(undone); c != r {
+		t.Errorf("compensated on quorum queues: charged %d refunded %d", c, r)
+	}
+	name := vhost[strings.LastIndex(vhost, "/")+1:]
+	out, err := exec.Command("rabbitmqctl", "list_queues", "-p", name, "name", "type", "-q").CombinedOutput()
+	if err != nil {
+		t.Fatalf("rabbitmqctl list_queues: %v\n%s", err, out)
+	}
+	for _, q := range []string{"payment_queue", "seat_update_queue", "compensation_queue", "notification_queue"} {
+		if !regexp.MustCompile(`(?m)^` + q + `\s+quorum$`).Match(out) {
+			t.Errorf("%s is not a quorum queue:\n%s", q, out)
+		}
 	}
 }
