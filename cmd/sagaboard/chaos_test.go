@@ -240,4 +240,3 @@ func rabbitctl(t *testing.T, args ...string) {
 		_ = exec.Command("rabbitmqctl", "await_startup").Run()
 	}
 }
-
