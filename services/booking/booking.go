@@ -141,7 +141,7 @@ func ensureVenue(ctx context.Context, db *sqlite.DB, want saga.Venue) (saga.Venu
 	if err := want.Validate(); err != nil {
 		return v, fmt.Errorf("booking: %w", err)
 	}
-	_, err = db.Write(ctx, func(tx *sql.Tx) ([]saga.Message, error) {
+	_, err = db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO venue (id, rows, cols) VALUES (1, ?, ?)`, want.Rows, want.Cols); err != nil {
 			return nil, fmt.Errorf("booking: create venue: %w", err)
 		}
@@ -183,7 +183,7 @@ func (s *Service) Create(ctx context.Context, userID string, seats []string) (Bo
 	now := time.Now().UTC()
 	b := Booking{ID: saga.NewID(), UserID: userID, Seats: seats, AmountCents: saga.Amount(len(seats)),
 		Status: StatusPending, CreatedAt: now, UpdatedAt: now}
-	_, err := s.db.Write(ctx, func(tx *sql.Tx) ([]saga.Message, error) {
+	_, err := s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
 		for _, seat := range seats {
 			// The seat row is only ever changed under the one writer, so
 			// this check and the update below cannot interleave with another
@@ -219,7 +219,7 @@ func (s *Service) Create(ctx context.Context, userID string, seats []string) (Bo
 // ReleaseOnUndo is Booking's undo: free the held seats and cancel the
 // booking, then have the user told. It is the last undo of the chain, so when
 // it commits the booking is compensated.
-func (s *Service) ReleaseOnUndo(ctx context.Context, tx *sql.Tx, m saga.Message) ([]saga.Message, error) {
+func (s *Service) ReleaseOnUndo(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
 	e, err := saga.Expect(m, saga.TypeSeatReleaseRequested, saga.TypePaymentRefunded)
 	if err != nil {
 		return nil, err
@@ -257,7 +257,7 @@ func (s *Service) ReleaseOnUndo(ctx context.Context, tx *sql.Tx, m saga.Message)
 
 // UpdateOnOutcome records what other participants report: the seats were
 // sold (the pivot: confirmed), or the user was told (notified).
-func (s *Service) UpdateOnOutcome(ctx context.Context, tx *sql.Tx, m saga.Message) ([]saga.Message, error) {
+func (s *Service) UpdateOnOutcome(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
 	switch m.Type {
 	case saga.TypeBookingCancelled, saga.TypeNotificationRetry:
 		return nil, nil // our own message, or a retry: nothing for Booking to do
@@ -314,7 +314,7 @@ func (s *Service) enforceDeadline(ctx context.Context) {
 func (s *Service) ExpireOverdue(ctx context.Context, now time.Time) (int, error) {
 	cutoff := now.Add(-s.deadline).UnixMilli()
 	n := 0
-	_, err := s.db.Write(ctx, func(tx *sql.Tx) ([]saga.Message, error) {
+	_, err := s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
 		rows, err := tx.QueryContext(ctx, `SELECT `+bookingCols+` FROM bookings WHERE status = 'pending' AND expired = 0 AND created_at < ? LIMIT 200`, cutoff)
 		if err != nil {
 			return nil, fmt.Errorf("booking: find overdue: %w", err)

@@ -7,7 +7,6 @@ package compensation
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"time"
@@ -48,7 +47,7 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // UndoOnFailure starts the undo chain for a failed booking, once per booking.
-func (s *Service) UndoOnFailure(ctx context.Context, tx *sql.Tx, m saga.Message) ([]saga.Message, error) {
+func (s *Service) UndoOnFailure(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
 	e, err := saga.Expect(m, saga.TypePaymentServiceFailed, saga.TypeSeatUpdatingServiceFailed, saga.TypeDeadlineExceeded)
 	if err != nil {
 		return nil, err

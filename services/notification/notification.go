@@ -60,7 +60,7 @@ func (s *Service) Run(ctx context.Context) error {
 // NotifyOnOutcome tells the user, once per booking. When the switch makes it
 // fail, the message goes to a retry queue that hands it back after a delay;
 // after MaxNotificationAttempts it is dead-lettered for a person to replay.
-func (s *Service) NotifyOnOutcome(ctx context.Context, tx *sql.Tx, m saga.Message) ([]saga.Message, error) {
+func (s *Service) NotifyOnOutcome(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
 	e, err := saga.Expect(m, saga.TypeSeatsSold, saga.TypeBookingCancelled, saga.TypeNotificationRetry)
 	if err != nil {
 		return nil, err

@@ -67,7 +67,7 @@ func (s *Service) Run(ctx context.Context) error {
 
 // ChargeOnBookingCreated charges the booking, or declines it when the
 // payment switch says so.
-func (s *Service) ChargeOnBookingCreated(ctx context.Context, tx *sql.Tx, m saga.Message) ([]saga.Message, error) {
+func (s *Service) ChargeOnBookingCreated(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
 	e, err := saga.Expect(m, saga.TypeBookingCreated)
 	if err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func (s *Service) ChargeOnBookingCreated(ctx context.Context, tx *sql.Tx, m saga
 
 // RefundOnRefundRequested refunds a charge once, then passes the undo on to
 // Booking to release the seats.
-func (s *Service) RefundOnRefundRequested(ctx context.Context, tx *sql.Tx, m saga.Message) ([]saga.Message, error) {
+func (s *Service) RefundOnRefundRequested(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
 	e, err := saga.Expect(m, saga.TypeRefundRequested)
 	if err != nil {
 		return nil, err

@@ -63,7 +63,7 @@ func (s *Service) Run(ctx context.Context) error {
 // seats are sold, the pivot stands and compensation stops here; otherwise the
 // booking is voided, so a sale can never happen, and the undo goes on to
 // Payment.
-func (s *Service) VoidOnDeadline(ctx context.Context, tx *sql.Tx, m saga.Message) ([]saga.Message, error) {
+func (s *Service) VoidOnDeadline(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
 	e, err := saga.Expect(m, saga.TypeSeatsVoidRequested)
 	if err != nil {
 		return nil, err
@@ -86,7 +86,7 @@ func (s *Service) VoidOnDeadline(ctx context.Context, tx *sql.Tx, m saga.Message
 
 // SellOnPaymentCompleted sells the seats, or reports the failure to
 // Compensation.
-func (s *Service) SellOnPaymentCompleted(ctx context.Context, tx *sql.Tx, m saga.Message) ([]saga.Message, error) {
+func (s *Service) SellOnPaymentCompleted(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
 	e, err := saga.Expect(m, saga.TypePaymentCompleted)
 	if err != nil {
 		return nil, err

@@ -20,9 +20,10 @@ import (
 // SQLite serialises writers anyway and a pool would only add SQLITE_BUSY
 // retries, and a pool of readers that WAL lets run beside it.
 type DB struct {
-	W    *sql.DB // the one writer
-	R    *sql.DB // readers
-	Path string
+	W     *sql.DB // the one writer
+	R     *sql.DB // readers
+	Path  string
+	cache stmts
 }
 
 // Open opens (creating if missing) the database at path, with its folder, in
@@ -73,6 +74,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.cache.mu.Lock()
+	for _, s := range db.cache.m {
+		s.Close()
+	}
+	db.cache.m, db.cache.wanted = nil, nil
+	db.cache.mu.Unlock()
 	err1 := db.R.Close()
 	err2 := db.W.Close()
 	if err2 != nil {

@@ -16,7 +16,7 @@ import (
 // and returns the messages it causes. Returning an error that wraps
 // saga.ErrPoison rolls back this message alone and dead-letters it; any other
 // error rolls back the whole batch so it is retried.
-type Effect func(ctx context.Context, tx *sql.Tx, m saga.Message) ([]saga.Message, error)
+type Effect func(ctx context.Context, tx *Tx, m saga.Message) ([]saga.Message, error)
 
 // Apply applies a batch of consumed messages in one transaction: for each, the
 // inbox is checked, the effect runs under a savepoint, its outgoing messages go
@@ -31,9 +31,9 @@ func (db *DB) Apply(ctx context.Context, msgs []saga.Message, fn Effect) ([]saga
 		}
 		return out, 0
 	}
-	tx, err := db.W.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx)
 	if err != nil {
-		return fail(fmt.Errorf("sqlite: begin: %w", err))
+		return fail(err)
 	}
 	defer tx.Rollback()
 	now := millis(time.Now())
@@ -82,16 +82,17 @@ func (db *DB) Apply(ctx context.Context, msgs []saga.Message, fn Effect) ([]saga
 	if err := tx.Commit(); err != nil {
 		return fail(fmt.Errorf("sqlite: commit: %w", err))
 	}
+	db.prepareWanted(ctx)
 	return out, last
 }
 
 // Write runs fn in a write transaction and commits the messages it returns to
 // the outbox with it: the state change and its message are one atomic fact.
 // It returns the highest outbox seq written.
-func (db *DB) Write(ctx context.Context, fn func(tx *sql.Tx) ([]saga.Message, error)) (int64, error) {
-	tx, err := db.W.BeginTx(ctx, nil)
+func (db *DB) Write(ctx context.Context, fn func(tx *Tx) ([]saga.Message, error)) (int64, error) {
+	tx, err := db.begin(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: begin: %w", err)
+		return 0, err
 	}
 	defer tx.Rollback()
 	msgs, err := fn(tx)
@@ -105,10 +106,11 @@ func (db *DB) Write(ctx context.Context, fn func(tx *sql.Tx) ([]saga.Message, er
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("sqlite: commit: %w", err)
 	}
+	db.prepareWanted(ctx)
 	return seq, nil
 }
 
-func insertOutbox(ctx context.Context, tx *sql.Tx, msgs []saga.Message) (int64, error) {
+func insertOutbox(ctx context.Context, tx *Tx, msgs []saga.Message) (int64, error) {
 	var last int64
 	for _, m := range msgs {
 		res, err := tx.ExecContext(ctx, `INSERT INTO outbox (message_id, correlation_id, type, routing_key, source, attempt, at, body)

@@ -1,0 +1,140 @@
+package sqlite_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sagaboard/sagaboard/services/saga"
+	"github.com/sagaboard/sagaboard/services/sqlite"
+)
+
+func MustOpen(tb testing.TB) *sqlite.DB {
+	tb.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "x.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if err := db.Migrate(context.Background(), `CREATE TABLE IF NOT EXISTS effects (message_id TEXT, note TEXT)`); err != nil {
+		tb.Fatal(err)
+	}
+	return db
+}
+
+// effect records the message and causes one message, or fails as poison
+// after writing, to show the savepoint undoes its write.
+func effect(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO effects (message_id, note) VALUES (?, ?)`, m.ID, string(m.Body)); err != nil {
+		return nil, err
+	}
+	if string(m.Body) == "poison" {
+		return nil, saga.Poison("bad body")
+	}
+	return []saga.Message{{ID: m.ID + "-next", CorrelationID: "b1", Type: "Next", RoutingKey: "next_queue", Body: []byte("{}"), Timestamp: time.Now()}}, nil
+}
+
+func count(tb testing.TB, db *sqlite.DB, q string) int {
+	tb.Helper()
+	var n int
+	if err := db.R.QueryRow(q).Scan(&n); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+func TestApplyIsIdempotentAndIsolatesPoison(t *testing.T) {
+	db := MustOpen(t)
+	ctx := context.Background()
+	batch := []saga.Message{{ID: "m1", Body: []byte("ok")}, {ID: "m2", Body: []byte("poison")}, {ID: "m3", Body: []byte("ok")}}
+	outs, last := db.Apply(ctx, batch, effect)
+	if outs[0].Err != nil || outs[2].Err != nil {
+		t.Fatalf("good messages failed: %v %v", outs[0].Err, outs[2].Err)
+	}
+	if !errors.Is(outs[1].Err, saga.ErrPoison) {
+		t.Fatalf("poison outcome = %v, want ErrPoison", outs[1].Err)
+	}
+	if last == 0 {
+		t.Fatal("no outbox seq returned for the messages caused")
+	}
+	if n := count(t, db, `SELECT count(*) FROM effects`); n != 2 {
+		t.Errorf("%d effects after one batch with one poison message, want 2 (the poison's write rolled back)", n)
+	}
+	// The same messages again, as a redelivery: nothing happens twice.
+	outs, _ = db.Apply(ctx, batch[:1], effect)
+	if outs[0].Err != nil {
+		t.Fatal(outs[0].Err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM effects`); n != 2 {
+		t.Errorf("%d effects after a redelivery, want still 2", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM outbox`); n != 2 {
+		t.Errorf("%d outbox rows, want 2 (one per applied message)", n)
+	}
+	if outs, _ := db.Apply(ctx, []saga.Message{{Body: []byte("ok")}}, effect); !errors.Is(outs[0].Err, saga.ErrPoison) {
+		t.Errorf("a message with no id: %v, want ErrPoison", outs[0].Err)
+	}
+}
+
+type fakePublisher struct {
+	mu   sync.Mutex
+	got  []saga.Message
+	fail bool
+}
+
+func (f *fakePublisher) Publish(ctx context.Context, msgs ...saga.Message) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail {
+		return errors.New("broker down")
+	}
+	f.got = append(f.got, msgs...)
+	return nil
+}
+
+func (f *fakePublisher) setFail(b bool) { f.mu.Lock(); f.fail = b; f.mu.Unlock() }
+
+func (f *fakePublisher) ids() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, m := range f.got {
+		out = append(out, m.ID)
+	}
+	return out
+}
+
+func TestRelayPublishesInOrderAndSurvivesAnOutage(t *testing.T) {
+	db := MustOpen(t)
+	pub := &fakePublisher{fail: true}
+	relay := sqlite.NewRelay(db, pub, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { relay.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	_, last := db.Apply(ctx, []saga.Message{{ID: "a", Body: []byte("ok")}, {ID: "b", Body: []byte("ok")}}, effect)
+	relay.Kick()
+	wctx, wcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	if err := relay.WaitSent(wctx, last); err == nil {
+		t.Fatal("WaitSent returned while the publisher was failing")
+	}
+	wcancel()
+	pub.setFail(false)
+	wctx, wcancel = context.WithTimeout(ctx, 5*time.Second)
+	defer wcancel()
+	if err := relay.WaitSent(wctx, last); err != nil {
+		t.Fatalf("WaitSent after the outage: %v", err)
+	}
+	if got := pub.ids(); len(got) != 2 || got[0] != "a-next" || got[1] != "b-next" {
+		t.Errorf("published %v, want [a-next b-next] in order", got)
+	}
+	if n := count(t, db, `SELECT count(*) FROM outbox`); n != 0 {
+		t.Errorf("%d outbox rows left after the confirm, want 0", n)
+	}
+}
