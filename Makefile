@@ -22,6 +22,7 @@ run: broker
 	$(GO) run ./cmd/sagaboard $(ARGS)
 
 test: broker chromium
+	$(GO) tool templ generate -check
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m $(TESTFLAGS) ./...
 

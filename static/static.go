@@ -1,6 +1,8 @@
 // Package static holds the browser assets that sagaboard serves: the
 // vendored htmx library and its WebSocket extension (versions pinned in
-// VERSIONS, refreshed with `make vendor-htmx`) and the dashboard stylesheet.
+// VERSIONS, refreshed with `make vendor-htmx`), the dashboard stylesheet and
+// the page's small script (the Content-Security-Policy allows no inline
+// script, so it is a file).
 package static
 
 import (
@@ -12,10 +14,10 @@ import (
 // initialise a variable, so the embedded assets cannot be built any other
 // way. It stays unexported so that nothing can replace it.
 //
-//go:embed htmx.min.js htmx-ext-ws.js app.css
+//go:embed htmx.min.js htmx-ext-ws.js app.css app.js
 var files embed.FS
 
-// FS returns the embedded static assets (htmx.min.js, htmx-ext-ws.js and
-// app.css) as a read-only file system. It is a function rather than an
+// FS returns the embedded static assets (htmx.min.js, htmx-ext-ws.js,
+// app.css and app.js) as a read-only file system. It is a function rather than an
 // exported variable so that callers cannot reassign the embedded files.
 func FS() fs.FS { return files }

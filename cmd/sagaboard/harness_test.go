@@ -117,6 +117,9 @@ func (p *Proc) start() {
 	t := p.t
 	t.Helper()
 	p.cmd = exec.Command(binary, p.Args...)
+	// If the test binary dies (a timeout, a panic), take the program with
+	// it rather than leave it running against the broker.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p.log = &syncBuffer{}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
@@ -154,6 +157,7 @@ func (p *Proc) start() {
 	case <-p.done:
 		t.Fatalf("sagaboard exited before it was ready:\n%s", p.log.String())
 	case <-time.After(30 * time.Second):
+		p.Kill()
 		t.Fatalf("sagaboard was not ready in 30s:\n%s", p.log.String())
 	}
 }

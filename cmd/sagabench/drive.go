@@ -1,0 +1,405 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// api is sagaboard's JSON API as a client sees it.
+type api struct {
+	base  string
+	token string
+	hc    *http.Client
+}
+
+func newAPI(base, token string, conns int) *api {
+	// Enough idle connections for every client and every long poll, so the
+	// run measures the server rather than TCP handshakes.
+	tr := &http.Transport{MaxIdleConns: 4 * conns, MaxIdleConnsPerHost: 4 * conns, IdleConnTimeout: time.Minute, DisableCompression: true}
+	return &api{base: base, token: token, hc: &http.Client{Transport: tr}}
+}
+
+// errStatus is an answer with an unexpected status.
+type errStatus struct {
+	method, path string
+	code         int
+	body         string
+}
+
+func (e *errStatus) Error() string {
+	return fmt.Sprintf("%s %s: status %d: %s", e.method, e.path, e.code, e.body)
+}
+
+// do sends a request and decodes a JSON answer into out when the status is
+// want.
+func (a *api) do(ctx context.Context, method, path string, body []byte, want int, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
+	if err != nil {
+		return fmt.Errorf("api: %s %s: %w", method, path, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
+	res, err := a.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("api: %s %s: %w", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return fmt.Errorf("api: %s %s: read answer: %w", method, path, err)
+	}
+	if res.StatusCode != want {
+		return &errStatus{method, path, res.StatusCode, string(bytes.TrimSpace(raw))}
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("api: %s %s: answer is not JSON: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+// book posts a booking of one seat and returns its id.
+func (a *api) book(ctx context.Context, user, seat string) (string, error) {
+	body, _ := json.Marshal(map[string]any{"user_id": user, "seats": []string{seat}})
+	var out struct {
+		ID string `json:"id"`
+	}
+	if err := a.do(ctx, "POST", "/api/bookings", body, http.StatusAccepted, &out); err != nil {
+		return "", err
+	}
+	return out.ID, nil
+}
+
+// bookingView is the part of GET /api/bookings/{id} the benchmark reads.
+type bookingView struct {
+	ID        string    `json:"id"`
+	Status    string    `json:"status"`
+	Notified  bool      `json:"notified"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// wait long-polls a booking until it leaves pending or d is up.
+func (a *api) wait(ctx context.Context, id string, d time.Duration) (bookingView, error) {
+	var v bookingView
+	err := a.do(ctx, "GET", "/api/bookings/"+id+"?wait="+d.String(), nil, http.StatusOK, &v)
+	return v, err
+}
+
+// anyPending reports whether some booking is still pending. It asks for one
+// booking by status, which the (status, id) index answers without a scan, so
+// polling it often costs the server next to nothing at any store size.
+func (a *api) anyPending(ctx context.Context) (bool, error) {
+	var list []json.RawMessage
+	if err := a.do(ctx, "GET", "/api/bookings?status=pending&limit=1", nil, http.StatusOK, &list); err != nil {
+		return false, err
+	}
+	return len(list) > 0, nil
+}
+
+// Stats is GET /api/stats.
+type Stats struct {
+	Total       int64 `json:"total"`
+	Pending     int64 `json:"pending"`
+	Confirmed   int64 `json:"confirmed"`
+	Compensated int64 `json:"compensated"`
+	Notified    int64 `json:"notified"`
+}
+
+func (a *api) stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	err := a.do(ctx, "GET", "/api/stats", nil, http.StatusOK, &st)
+	return st, err
+}
+
+// freeSeats lists the seats nobody holds, in the server's order.
+func (a *api) freeSeats(ctx context.Context) ([]string, error) {
+	var seats []struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	if err := a.do(ctx, "GET", "/api/seats", nil, http.StatusOK, &seats); err != nil {
+		return nil, err
+	}
+	var free []string
+	for _, s := range seats {
+		if s.Status == "free" {
+			free = append(free, s.ID)
+		}
+	}
+	return free, nil
+}
+
+func (a *api) setFailures(ctx context.Context, patch string) error {
+	return a.do(ctx, "PUT", "/api/failures", []byte(patch), http.StatusOK, nil)
+}
+
+// settled waits until no saga queue holds a message, ready or unacked,
+// three polls in a row: every booking's last step (notification, the
+// observer's record) is then done, and CPU read after it is the whole cost.
+func (a *api) settled(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	quiet := 0
+	for quiet < 3 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("api: queues did not drain within %s", timeout)
+		}
+		var qs []struct {
+			Name    string `json:"name"`
+			Ready   int    `json:"ready"`
+			Unacked int    `json:"unacked"`
+		}
+		if err := a.do(ctx, "GET", "/api/queues", nil, http.StatusOK, &qs); err != nil {
+			return err
+		}
+		busy := false
+		for _, q := range qs {
+			if q.Name != "dead_letter_queue" && q.Ready+q.Unacked > 0 {
+				busy = true
+			}
+		}
+		if busy {
+			quiet = 0
+		} else {
+			quiet++
+		}
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Throughput is one throughput run against sagaboard.
+type Throughput struct {
+	Bookings    int           // accepted by POST
+	Rejected    int           // POSTs that failed
+	FirstErr    error         // the first failed POST, to show
+	Compensated int64         // should be 0 with the switches off
+	Elapsed     time.Duration // first POST to all confirmed
+	Rate        float64       // bookings per second
+	CPU         time.Duration // server CPU from the first POST until settled; 0 without a pid
+	Settle      time.Duration // first POST until every queue was empty
+	Posted      time.Duration // first POST until the last POST was answered
+	Post        Latency       // how long one POST took under load
+	// Confirmed holds, for a sample of bookings, when each was confirmed:
+	// its updated_at as read right after the commit, before notification
+	// touches the row again.
+	Confirmed map[string]time.Time
+	IDs       []string  // every booking posted
+	Done      time.Time // when none was pending any more
+	Profile   string    // where the CPU profile went, or why there is none
+}
+
+// CPUPer1k is CPU seconds per 1,000 bookings.
+func (t Throughput) CPUPer1k() float64 {
+	if t.Bookings == 0 {
+		return 0
+	}
+	return t.CPU.Seconds() * 1000 / float64(t.Bookings)
+}
+
+// throughputOpts shapes one throughput run.
+type throughputOpts struct {
+	Seats       []string // one booking per seat
+	Clients     int      // concurrent POSTers
+	SampleEvery int      // long-poll every k-th booking for its confirmation time; 0 for none
+	PID         int      // server pid for CPU, 0 to skip
+	Profile     func(ctx context.Context) string
+}
+
+// throughput posts one booking per seat from many clients at once and
+// times the first POST to the moment none is pending.
+func runThroughput(ctx context.Context, a *api, o throughputOpts) (Throughput, error) {
+	base, err := a.stats(ctx)
+	if err != nil {
+		return Throughput{}, err
+	}
+	var cpu0 time.Duration
+	if o.PID > 0 {
+		if cpu0, err = cpuTime(o.PID); err != nil {
+			return Throughput{}, err
+		}
+	}
+	var (
+		mu        sync.Mutex
+		res       = Throughput{Confirmed: map[string]time.Time{}}
+		next      atomic.Int64
+		posts     sync.WaitGroup
+		postTimes []time.Duration
+		polls     sync.WaitGroup
+		profileCh = make(chan string, 1)
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start := time.Now()
+	if o.Profile != nil {
+		go func() { profileCh <- o.Profile(ctx) }()
+	} else {
+		profileCh <- ""
+	}
+	for w := 0; w < o.Clients; w++ {
+		posts.Add(1)
+		go func() {
+			defer posts.Done()
+			user := fmt.Sprintf("bench-%02d", w)
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(o.Seats) || ctx.Err() != nil {
+					return
+				}
+				t0 := time.Now()
+				id, err := a.book(ctx, user, o.Seats[i])
+				took := time.Since(t0)
+				mu.Lock()
+				postTimes = append(postTimes, took)
+				if err != nil {
+					res.Rejected++
+					if res.FirstErr == nil {
+						res.FirstErr = err
+					}
+				} else {
+					res.Bookings++
+					res.IDs = append(res.IDs, id)
+				}
+				mu.Unlock()
+				if err != nil || o.SampleEvery <= 0 || i%o.SampleEvery != 0 {
+					continue
+				}
+				polls.Add(1)
+				go func() {
+					defer polls.Done()
+					v, err := a.wait(ctx, id, 30*time.Second)
+					// A row already marked notified has a later updated_at
+					// than its confirmation; leave it out rather than guess.
+					if err == nil && v.Status == "confirmed" && !v.Notified {
+						mu.Lock()
+						res.Confirmed[id] = v.UpdatedAt
+						mu.Unlock()
+					}
+				}()
+			}
+		}()
+	}
+	posts.Wait()
+	res.Posted = time.Since(start)
+	res.Post = summarize(postTimes)
+	if res.Bookings == 0 {
+		return res, fmt.Errorf("drive: every POST failed; the first: %w", res.FirstErr)
+	}
+	for {
+		pending, err := a.anyPending(ctx)
+		if err != nil {
+			return res, err
+		}
+		if !pending {
+			break
+		}
+		if time.Since(start) > 10*time.Minute {
+			return res, errors.New("drive: bookings still pending after 10 minutes")
+		}
+		select {
+		case <-time.After(5 * time.Millisecond):
+		case <-ctx.Done():
+			return res, ctx.Err()
+		}
+	}
+	res.Done = time.Now()
+	res.Elapsed = res.Done.Sub(start)
+	res.Rate = float64(res.Bookings) / res.Elapsed.Seconds()
+	if err := a.settled(ctx, 5*time.Minute); err != nil {
+		return res, err
+	}
+	res.Settle = time.Since(start)
+	if o.PID > 0 {
+		cpu1, err := cpuTime(o.PID)
+		if err != nil {
+			return res, err
+		}
+		res.CPU = cpu1 - cpu0
+	}
+	polls.Wait()
+	res.Profile = <-profileCh
+	st, err := a.stats(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Compensated = st.Compensated - base.Compensated
+	return res, nil
+}
+
+// runLatency books one seat at a time and times POST to confirmed, after
+// warmup bookings that are not counted (the first requests pay for cold
+// connections, caches and SQLite pages).
+func runLatency(ctx context.Context, a *api, seats []string, warmup int) ([]time.Duration, error) {
+	var out []time.Duration
+	for i, seat := range seats {
+		start := time.Now()
+		id, err := a.book(ctx, "bench-latency", seat)
+		if err != nil {
+			return nil, err
+		}
+		v, err := a.wait(ctx, id, 10*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		d := time.Since(start)
+		if v.Status != "confirmed" {
+			return nil, fmt.Errorf("drive: booking %s is %s after %s, want confirmed", id, v.Status, d.Round(time.Millisecond))
+		}
+		if i >= warmup {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// fill stores bookings that end compensated until the store holds total
+// bookings: with payment.fail_rate=1 every booking's seat comes free again,
+// so a 10,000-seat venue can hold any number of bookings.
+func fill(ctx context.Context, a *api, seats []string, clients int, total int64) error {
+	if err := a.setFailures(ctx, `{"payment":{"fail_rate":1}}`); err != nil {
+		return fmt.Errorf("drive: turn payment failures on: %w", err)
+	}
+	defer func() {
+		_ = a.setFailures(context.WithoutCancel(ctx), `{"payment":{"fail_rate":0}}`)
+	}()
+	for {
+		st, err := a.stats(ctx)
+		if err != nil {
+			return err
+		}
+		left := total - st.Total
+		if left <= 0 {
+			return nil
+		}
+		round := seats[:min(int64(len(seats)), left)]
+		res, err := runThroughput(ctx, a, throughputOpts{Seats: round, Clients: clients})
+		if err != nil {
+			return err
+		}
+		if res.Rejected > 0 {
+			return fmt.Errorf("drive: %d of %d fill bookings were refused; the first: %w", res.Rejected, len(round), res.FirstErr)
+		}
+		fmt.Fprintf(os.Stderr, "sagabench: scale: %s bookings stored\n", thousands(st.Total+int64(len(round))))
+	}
+}

@@ -1,0 +1,460 @@
+// Command sagabench measures sagaboard against the raw ceiling of the local
+// RabbitMQ for the same message shape, in one run, and prints a report.
+//
+//	go run ./cmd/sagabench            # or: make bench ARGS="-runs 3"
+//	go run ./cmd/sagabench -h         # every flag
+//
+// It builds the real program from this module, starts it as a child process
+// in a fresh vhost with a temporary data folder, drives it through the HTTP
+// API while 100 WebSocket viewers watch the dashboard, and reads the
+// server's CPU time and peak memory from /proc. Speed lives here, never in
+// timed tests.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// venueSide is the venue the benchmark asks for: 100×100 seats. Each
+// booking takes one seat, so one server can take 10,000 bookings; every run
+// starts a fresh server.
+const venueSide = 100
+
+// dashGrace is how long viewers may take, after the last booking was
+// confirmed, to show the newest bookings confirmed.
+const dashGrace = 5 * time.Second
+
+// Config is the benchmark's configuration. Each field documents its flag
+// and default.
+type Config struct {
+	AMQP           string   // -amqp, default amqp://guest:guest@localhost:5672/; a vhost name is appended
+	Target         string   // -target, default none: start the real program
+	PID            int      // -pid, default 0: with -target, the server's pid for CPU and memory
+	Token          string   // -token, default none: the server's token, with -target
+	N              int      // -n, default 5000 bookings in the throughput mode
+	Clients        int      // -clients, default 32 concurrent POSTers
+	LatencyN       int      // -latency-n, default 300 bookings one at a time
+	Warmup         int      // -warmup, default 50 uncounted bookings before the latency mode
+	Viewers        int      // -viewers, default 100 WebSocket clients
+	StaleEvery     int      // -stale-every, default 10: sample every k-th booking for staleness
+	CeilingN       int      // -ceiling-n, default -n: sagas in the ceiling's throughput mode
+	Ceiling        bool     // -ceiling, default true: measure the raw ceiling
+	Sagaboard      bool     // -sagaboard, default true: measure sagaboard
+	Runs           int      // -runs, default 1
+	Scale          bool     // -scale, default false
+	ScaleTo        int64    // -scale-to, default 50000 stored bookings
+	ScaleN         int      // -scale-n, default 2000 bookings per scale point
+	Profile        string   // -profile, default none
+	ProfileSeconds int      // -profile-seconds, default 5
+	PprofURL       string   // -pprof-url, default the server's URL
+	ServerArgs     []string // -server-args, default none
+}
+
+func parseFlags(args []string, stderr io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("sagabench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `sagabench measures sagaboard against the raw RabbitMQ ceiling for the same saga shape.
+
+Usage: go run ./cmd/sagabench [flags]     (or: make bench ARGS="flags")
+
+It needs the local broker and rabbitmqctl (to make and delete one vhost per
+measurement). Figures are medians over -runs; quote medians, these machines
+are noisy.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.AMQP, "amqp", "amqp://guest:guest@localhost:5672/", "the broker, without a vhost: each measurement gets a fresh one")
+	fs.StringVar(&c.Target, "target", "", "benchmark the sagaboard at this URL instead of starting one; it must be otherwise idle (completion is \"no booking pending\") and have free seats; CPU and memory need -pid")
+	fs.IntVar(&c.PID, "pid", 0, "with -target: the server's process id, to read its CPU time and peak memory from /proc")
+	fs.StringVar(&c.Token, "token", "", "with -target: the server's -token, sent as Authorization: Bearer")
+	fs.IntVar(&c.N, "n", 5000, "bookings in the throughput mode, one seat each")
+	fs.IntVar(&c.Clients, "clients", 32, "concurrent HTTP clients posting bookings in the throughput mode")
+	fs.IntVar(&c.LatencyN, "latency-n", 300, "bookings in the latency mode, one at a time from POST to confirmed")
+	fs.IntVar(&c.Warmup, "warmup", 50, "uncounted bookings (and sagas, for the ceiling) before each latency mode")
+	fs.IntVar(&c.Viewers, "viewers", 100, "WebSocket clients watching the dashboard during the throughput mode; 0 for none")
+	fs.IntVar(&c.StaleEvery, "stale-every", 10, "long-poll every k-th booking of the throughput mode for its confirmation time, the start of its staleness")
+	fs.IntVar(&c.CeilingN, "ceiling-n", 0, "sagas in the ceiling's throughput mode (default: -n)")
+	fs.BoolVar(&c.Ceiling, "ceiling", true, "measure the raw ceiling; -ceiling=false skips it and the ratio")
+	fs.BoolVar(&c.Sagaboard, "sagaboard", true, "measure sagaboard; -sagaboard=false measures only the raw ceiling")
+	fs.IntVar(&c.Runs, "runs", 1, "repeat every measurement this many times and report medians")
+	fs.BoolVar(&c.Scale, "scale", false, "also measure cost per booking at ~1,000 and at -scale-to stored bookings (takes minutes)")
+	fs.Int64Var(&c.ScaleTo, "scale-to", 50_000, "with -scale: stored bookings at the second point, reached with compensated bookings")
+	fs.IntVar(&c.ScaleN, "scale-n", 2000, "with -scale: throughput bookings at each point")
+	fs.StringVar(&c.Profile, "profile", "", "write a CPU profile of the server, taken during the throughput mode, to this file (the started sagaboard gets -pprof; with -target, see -pprof-url)")
+	fs.IntVar(&c.ProfileSeconds, "profile-seconds", 5, "with -profile: seconds to profile")
+	fs.StringVar(&c.PprofURL, "pprof-url", "", "with -profile: where the server serves /debug/pprof, e.g. http://127.0.0.1:6060 (default: a free port given to the started sagaboard's -pprof, or -target's URL)")
+	serverArgs := fs.String("server-args", "", "extra flags for the started sagaboard, space-separated, e.g. \"-deadline 0\"")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q; every option is a flag, see -h", fs.Arg(0))
+	}
+	c.ServerArgs = strings.Fields(*serverArgs)
+	c.Target = strings.TrimSuffix(c.Target, "/")
+	if !strings.HasSuffix(c.AMQP, "/") {
+		c.AMQP += "/"
+	}
+	if c.CeilingN <= 0 {
+		c.CeilingN = c.N
+	}
+	switch {
+	case c.N < 1 || c.Clients < 1 || c.Runs < 1 || c.LatencyN < 1:
+		return c, errors.New("-n, -clients, -runs and -latency-n must be at least 1")
+	case c.Warmup < 0 || c.Viewers < 0 || c.StaleEvery < 0:
+		return c, errors.New("-warmup, -viewers and -stale-every cannot be negative")
+	case c.Warmup+c.LatencyN+c.N > venueSide*venueSide:
+		return c, fmt.Errorf("-warmup + -latency-n + -n is %d, more than the venue's %d seats", c.Warmup+c.LatencyN+c.N, venueSide*venueSide)
+	case c.Scale && 2*(c.ScaleN+scaleLatency+scaleWarmup) > venueSide*venueSide-1000:
+		return c, fmt.Errorf("-scale-n %d leaves too few seats to fill the store with", c.ScaleN)
+	}
+	return c, nil
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sagabench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout); err != nil {
+		if ctx.Err() != nil {
+			err = errors.New("interrupted; vhosts and data folders were removed")
+		}
+		fmt.Fprintln(os.Stderr, "sagabench:", err)
+		os.Exit(1)
+	}
+}
+
+// Run is everything one run measured.
+type Run struct {
+	Ceiling    CeilingResult
+	Throughput Throughput
+	Latency    Latency
+	PeakRSS    int64 // bytes; 0 when unknown
+	Dashboard  Dashboard
+}
+
+// Ratio is bookings/s over ceiling sagas/s in the same run.
+func (r Run) Ratio() float64 {
+	if r.Ceiling.Rate == 0 {
+		return 0
+	}
+	return r.Throughput.Rate / r.Ceiling.Rate
+}
+
+func run(ctx context.Context, cfg Config, out io.Writer) error {
+	machine := describeMachine(ctx)
+	progress("machine: %s", machine)
+	var bin string
+	if cfg.Target == "" && (cfg.Sagaboard || cfg.Scale) {
+		dir, err := os.MkdirTemp("", "sagabench-bin-")
+		if err != nil {
+			return fmt.Errorf("build: temp folder: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		progress("building ./cmd/sagaboard")
+		if bin, err = buildServer(ctx, dir); err != nil {
+			return err
+		}
+	}
+	var runs []Run
+	for i := 1; i <= cfg.Runs; i++ {
+		r, err := runOnce(ctx, cfg, bin, i)
+		if err != nil {
+			return fmt.Errorf("run %d: %w", i, err)
+		}
+		runs = append(runs, r)
+	}
+	var scale []ScalePoint
+	if cfg.Scale {
+		var err error
+		if scale, err = runScale(ctx, cfg, bin); err != nil {
+			return fmt.Errorf("scale: %w", err)
+		}
+	}
+	report(out, cfg, machine, runs, scale)
+	return nil
+}
+
+// server is what one run drives: a child process, or -target.
+type server struct {
+	base  string
+	pid   int    // 0 when unknown
+	pprof string // where /debug/pprof is, when known
+	close func()
+}
+
+func target(ctx context.Context, cfg Config, bin string) (server, error) {
+	if cfg.Target != "" {
+		return server{base: cfg.Target, pid: cfg.PID, pprof: cfg.PprofURL, close: func() {}}, nil
+	}
+	srv, err := startServer(ctx, bin, cfg)
+	if err != nil {
+		return server{}, err
+	}
+	pp := cfg.PprofURL
+	if pp == "" {
+		pp = srv.Pprof
+	}
+	return server{base: srv.URL, pid: srv.PID, pprof: pp, close: srv.Close}, nil
+}
+
+func runOnce(ctx context.Context, cfg Config, bin string, n int) (Run, error) {
+	var r Run
+	if cfg.Ceiling {
+		progress("run %d: raw ceiling: %d sagas, then %d one at a time", n, cfg.CeilingN, cfg.LatencyN)
+		var err error
+		if r.Ceiling, err = measureCeiling(ctx, cfg, cfg.CeilingN, cfg.Warmup, cfg.LatencyN); err != nil {
+			return r, err
+		}
+		progress("run %d: raw ceiling: %.0f sagas/s, %s", n, r.Ceiling.Rate, r.Ceiling.Latency)
+	}
+	if !cfg.Sagaboard {
+		return r, nil
+	}
+	srv, err := target(ctx, cfg, bin)
+	if err != nil {
+		return r, err
+	}
+	defer srv.close()
+	base, pid := srv.base, srv.pid
+	a := newAPI(base, cfg.Token, cfg.Clients)
+	seats, err := a.freeSeats(ctx)
+	if err != nil {
+		return r, err
+	}
+	need := cfg.Warmup + cfg.LatencyN + cfg.N
+	if len(seats) < need {
+		return r, fmt.Errorf("sagaboard at %s has %d free seats; this run needs %d (lower -n or -latency-n)", base, len(seats), need)
+	}
+
+	progress("run %d: sagaboard latency: %d bookings one at a time after %d warm-up", n, cfg.LatencyN, cfg.Warmup)
+	lat, err := runLatency(ctx, a, seats[:cfg.Warmup+cfg.LatencyN], cfg.Warmup)
+	if err != nil {
+		return r, err
+	}
+	r.Latency = summarize(lat)
+	seats = seats[cfg.Warmup+cfg.LatencyN:]
+
+	var dash *dashboard
+	if cfg.Viewers > 0 {
+		if dash, err = openDashboard(ctx, base, cfg.Token, cfg.Viewers); err != nil {
+			r.Dashboard.Err = err
+			if !errors.Is(err, errNoDashboard) {
+				progress("run %d: %v", n, err)
+			}
+		}
+	}
+	progress("run %d: sagaboard throughput: %d bookings from %d clients, %d viewers", n, cfg.N, cfg.Clients, len(dashClients(dash)))
+	opts := throughputOpts{Seats: seats[:cfg.N], Clients: cfg.Clients, PID: pid}
+	if dash != nil {
+		opts.SampleEvery = cfg.StaleEvery
+	}
+	if cfg.Profile != "" {
+		opts.Profile = profiler(cfg, srv.pprof, base, n)
+	}
+	r.Throughput, err = runThroughput(ctx, a, opts)
+	if dash != nil {
+		r.Dashboard = dash.result(r.Throughput, dashGrace)
+	}
+	if err != nil {
+		return r, err
+	}
+	if r.Throughput.Rejected > 0 {
+		progress("run %d: %d POSTs failed; the first: %v", n, r.Throughput.Rejected, r.Throughput.FirstErr)
+	}
+	if pid > 0 {
+		if r.PeakRSS, err = peakRSS(pid); err != nil {
+			return r, err
+		}
+	}
+	progress("run %d: sagaboard: %.0f bookings/s, %s", n, r.Throughput.Rate, r.Latency)
+	return r, nil
+}
+
+func dashClients(d *dashboard) []*wsClient {
+	if d == nil {
+		return nil
+	}
+	return d.clients
+}
+
+// profiler fetches a CPU profile from the server's /debug/pprof, if it
+// serves one, while the throughput mode runs.
+func profiler(cfg Config, src, base string, run int) func(context.Context) string {
+	return func(ctx context.Context) string {
+		if src == "" {
+			src = base
+		}
+		u := strings.TrimSuffix(src, "/") + fmt.Sprintf("/debug/pprof/profile?seconds=%d", cfg.ProfileSeconds)
+		req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
+		if err != nil {
+			return "not taken: " + err.Error()
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return "not taken: " + err.Error()
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return fmt.Sprintf("not taken: %s answered %d; the server serves no /debug/pprof (see the hint below)", u, res.StatusCode)
+		}
+		file := cfg.Profile
+		if cfg.Runs > 1 {
+			file = fmt.Sprintf("%s.%d", file, run)
+		}
+		f, err := os.Create(file)
+		if err != nil {
+			return "not taken: " + err.Error()
+		}
+		defer f.Close()
+		if _, err := io.Copy(f, res.Body); err != nil {
+			return "not taken: " + err.Error()
+		}
+		return "written to " + file + "; read it with: go tool pprof -top " + file
+	}
+}
+
+// progress tells the person waiting what is happening; the report itself
+// goes to stdout.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "sagabench: "+format+"\n", args...)
+}
+
+// report prints the figures, medians over the runs.
+func report(w io.Writer, cfg Config, m Machine, runs []Run, scale []ScalePoint) {
+	med := func(f func(Run) float64) float64 {
+		xs := make([]float64, len(runs))
+		for i, r := range runs {
+			xs[i] = f(r)
+		}
+		return median(xs)
+	}
+	medD := func(f func(Run) time.Duration) time.Duration {
+		ds := make([]time.Duration, len(runs))
+		for i, r := range runs {
+			ds[i] = f(r)
+		}
+		return medianDuration(ds)
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	what := "one run"
+	if len(runs) > 1 {
+		what = fmt.Sprintf("median of %d runs", len(runs))
+	}
+	p("")
+	p("sagabench — %s", what)
+	p("machine      %s", m)
+	if cfg.Ceiling {
+		c := runs[0].Ceiling
+		p("")
+		p("raw ceiling  amqp091-go, 3 hops + done, persistent, confirmed, manual ack, topic exchange, \"#\" observer, %d-byte messages", c.MsgSize)
+		p("  throughput   %s sagas/s           (%s sagas, many in flight)", thousands(int64(med(func(r Run) float64 { return r.Ceiling.Rate }))), thousands(int64(cfg.CeilingN)))
+		p("  latency      p50 %s  p90 %s  p99 %s   (publish to the third hop, %d one at a time)",
+			ms(medD(func(r Run) time.Duration { return r.Ceiling.Latency.P50 })),
+			ms(medD(func(r Run) time.Duration { return r.Ceiling.Latency.P90 })),
+			ms(medD(func(r Run) time.Duration { return r.Ceiling.Latency.P99 })), cfg.LatencyN)
+	}
+	if !cfg.Sagaboard {
+		return
+	}
+	t0 := runs[0].Throughput
+	p("")
+	where := fmt.Sprintf("started here, %d×%d venue, own vhost", venueSide, venueSide)
+	if cfg.Target != "" {
+		where = cfg.Target
+	}
+	p("sagaboard    %s", where)
+	p("  throughput   %s bookings/s        (%s bookings, %d clients, first POST to all confirmed)", thousands(int64(med(func(r Run) float64 { return r.Throughput.Rate }))), thousands(int64(t0.Bookings)), cfg.Clients)
+	p("               POSTs answered in %s: one POST p50 %s  p99 %s; all done %s after the first",
+		runs[0].Throughput.Posted.Round(time.Millisecond), ms(t0.Post.P50), ms(t0.Post.P99), t0.Settle.Round(time.Millisecond))
+	if cfg.Ceiling {
+		p("  ratio        %.2f of the ceiling       (target ≥ 0.70)", med(Run.Ratio))
+	}
+	p("  latency      p50 %s  p90 %s  p99 %s   (POST to confirmed, %d one at a time; target p50 ≤ 5 ms)",
+		ms(medD(func(r Run) time.Duration { return r.Latency.P50 })),
+		ms(medD(func(r Run) time.Duration { return r.Latency.P90 })),
+		ms(medD(func(r Run) time.Duration { return r.Latency.P99 })), cfg.LatencyN)
+	if runs[0].Throughput.CPU > 0 {
+		p("  cpu          %.2f s per 1,000 bookings  (server process, first POST until every queue is empty)", med(func(r Run) float64 { return r.Throughput.CPUPer1k() }))
+		p("  peak memory  %.0f MiB               (server VmHWM)", med(func(r Run) float64 { return float64(r.PeakRSS) / (1 << 20) }))
+	} else {
+		p("  cpu, memory  not measured: pass -pid with -target")
+	}
+	if comp := runs[0].Throughput.Compensated; comp > 0 {
+		p("  note         %d bookings ended compensated (the switches should be off)", comp)
+	}
+	if rej := runs[0].Throughput.Rejected; rej > 0 {
+		p("  note         %d POSTs failed; the first: %v", rej, runs[0].Throughput.FirstErr)
+	}
+	d0 := runs[0].Dashboard
+	switch {
+	case cfg.Viewers == 0:
+	case d0.Err != nil:
+		p("  dashboard    %v", d0.Err)
+	default:
+		p("  dashboard    %d viewers: staleness p50 %s  p99 %s  max %s; dropped %d   (target < 1 s)",
+			d0.Clients,
+			ms(medD(func(r Run) time.Duration { return r.Dashboard.Staleness.P50 })),
+			ms(medD(func(r Run) time.Duration { return r.Dashboard.Staleness.P99 })),
+			ms(medD(func(r Run) time.Duration { return r.Dashboard.Staleness.Max })),
+			int(med(func(r Run) float64 { return float64(r.Dashboard.Dropped) })))
+		p("               caught up %s after the last confirmation (the newest %d shown confirmed on every viewer)",
+			ms(medD(func(r Run) time.Duration { return r.Dashboard.CatchUp })), newestShown)
+		p("               %s of %s (sampled booking, viewer) pairs drawn confirmed, the rest fell off the list first;",
+			thousands(int64(d0.Pairs-d0.Undrawn)), thousands(int64(d0.Pairs)))
+		p("               %s frames, %.1f MiB per viewer",
+			thousands(int64(d0.Frames/max(1, d0.Clients))), float64(d0.Bytes)/float64(max(1, d0.Clients))/(1<<20))
+		if d0.DropErr != nil {
+			p("               first drop: %v", d0.DropErr)
+		}
+	}
+	if len(runs) > 1 {
+		p("")
+		p("per run      ceiling/s  bookings/s  ratio  p50       p99       cpu s/1k  staleness p99")
+		for i, r := range runs {
+			p("  %-10d %9.0f  %10.0f  %5.2f  %-8s  %-8s  %8.2f  %s", i+1, r.Ceiling.Rate, r.Throughput.Rate, r.Ratio(), ms(r.Latency.P50), ms(r.Latency.P99), r.Throughput.CPUPer1k(), ms(r.Dashboard.Staleness.P99))
+		}
+	}
+	if len(scale) > 0 {
+		p("")
+		p("scale        cost per booking as the store grows (compensated bookings fill it)")
+		p("  stored      bookings/s  p50       p99       cpu s/1k")
+		for _, s := range scale {
+			p("  %-10s %11.0f  %-8s  %-8s  %8.2f", thousands(s.Stored), s.Throughput.Rate, ms(s.Latency.P50), ms(s.Latency.P99), s.Throughput.CPUPer1k())
+		}
+		if a, b := scale[0], scale[len(scale)-1]; a.Throughput.CPUPer1k() > 0 {
+			p("  change      %+.0f%% bookings/s, %+.0f%% cpu per booking from %s to %s stored",
+				100*(b.Throughput.Rate/a.Throughput.Rate-1), 100*(b.Throughput.CPUPer1k()/a.Throughput.CPUPer1k()-1), thousands(a.Stored), thousands(b.Stored))
+		}
+	}
+	p("")
+	if cfg.Profile != "" {
+		p("profile      %s", runs[0].Throughput.Profile)
+	}
+	if cfg.Profile == "" {
+		p("profile      not taken. -profile cpu.pprof starts sagaboard with -pprof and profiles the first")
+		p("             -profile-seconds of the throughput mode; with -target, give -pprof-url (the server's -pprof).")
+		p("             Read it with `go tool pprof -top cpu.pprof`, or watch live with `perf top -p PID`.")
+	}
+}

@@ -1,0 +1,153 @@
+// sagaboard's page glue: the few things htmx does not do by itself. The
+// page's Content-Security-Policy forbids inline scripts, so it all lives
+// here. Everything it shows from the server goes in as text, never as HTML.
+(function () {
+  "use strict";
+
+  // Answers with 4xx/5xx carry the sentence to show ("seat A2 is held"),
+  // so swap them like any other answer.
+  htmx.config.responseHandling = [
+    { code: "204", swap: false },
+    { code: "[23]..", swap: true },
+    { code: "[45]..", swap: true, error: false },
+  ];
+
+  function $(sel, root) { return (root || document).querySelector(sel); }
+  function $all(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+
+  function say(target, text, ok) {
+    if (!target) return;
+    var p = document.createElement("p");
+    p.className = "msg-line " + (ok ? "ok" : "error");
+    p.textContent = (ok ? "✔ " : "✖ ") + text;
+    target.replaceChildren(p);
+  }
+
+  // The token guard answers in JSON, as the API does: show its sentence.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var xhr = e.detail.xhr;
+    var type = (xhr && xhr.getResponseHeader("Content-Type")) || "";
+    if (type.indexOf("application/json") !== 0) return;
+    e.detail.shouldSwap = false;
+    var msg = "the server refused (" + xhr.status + ")";
+    try { msg = JSON.parse(xhr.responseText).error || msg; } catch (_) { /* keep the status */ }
+    if (xhr.status === 401) msg += ". Enter the token at the top of the page.";
+    say(e.detail.target, msg, false);
+  });
+  document.addEventListener("htmx:sendError", function (e) {
+    say(e.detail.target, "the server did not answer; is it running?", false);
+  });
+
+  // The live indicator, and reconnecting after a server restart: htmx
+  // reconnects by itself on 1006 and 1011-1013, not on 1001 (going away).
+  var retry = 0;
+  function setLive(state, text) {
+    var el = $("#ws-state");
+    if (!el) return;
+    el.className = "pill conn " + state;
+    el.textContent = text;
+  }
+  document.addEventListener("htmx:wsOpen", function () { retry = 0; setLive("live", "● live"); });
+  document.addEventListener("htmx:wsClose", function (e) {
+    setLive("off", "○ reconnecting…");
+    var code = e.detail.event && e.detail.event.code;
+    if (code === 1001 || code === 1000) {
+      var wrapper = e.detail.socketWrapper;
+      retry = Math.min(retry + 1, 6);
+      setTimeout(function () { wrapper.reconnect(); }, 500 * retry);
+    }
+  });
+
+  // Keep what the person was doing across live swaps: ticked seats and
+  // open payloads survive their element being redrawn.
+  var keep = { seats: [], open: [] };
+  document.addEventListener("htmx:wsBeforeMessage", function () {
+    keep.seats = $all("#booking-form input[name=seats]:checked").map(function (i) { return i.value; });
+    keep.open = $all("details[open][id]").map(function (d) { return d.id; });
+  });
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    keep.seats.forEach(function (v) {
+      var i = $("#booking-form input[name=seats][value=\"" + CSS.escape(v) + "\"]");
+      if (i && !i.disabled) i.checked = true;
+    });
+    keep.open.forEach(function (id) {
+      var d = document.getElementById(id);
+      if (d) d.open = true;
+    });
+    tidyList();
+    summarize();
+  });
+
+  // Live bookings arrive at the top of the list. Keep each booking once
+  // (the newest copy), only those the filter wants, newest first, and no
+  // more than the list holds.
+  function tidyList() {
+    var list = $("#booking-list");
+    if (!list) return;
+    var status = list.dataset.filterStatus || "";
+    var user = list.dataset.filterUser || "";
+    var limit = parseInt(list.dataset.limit, 10) || 50;
+    var seen = {};
+    var keepers = [];
+    Array.prototype.slice.call(list.children).forEach(function (el) {
+      var id = el.dataset.id;
+      if (!id || seen[id] || (status && el.dataset.status !== status) || (user && el.dataset.user !== user)) {
+        el.remove();
+        return;
+      }
+      seen[id] = true;
+      keepers.push(el);
+    });
+    // Ids start with their creation time, so they sort like it.
+    keepers.sort(function (a, b) { return a.dataset.id < b.dataset.id ? 1 : a.dataset.id > b.dataset.id ? -1 : 0; });
+    keepers.forEach(function (el, i) {
+      if (i >= limit) { el.remove(); return; }
+      if (list.children[i] !== el) list.insertBefore(el, list.children[i] || null);
+    });
+  }
+
+  // The Book button says what it will book.
+  function summarize() {
+    var form = $("#booking-form");
+    var out = $("#book-summary");
+    var button = $("#book-button");
+    if (!form || !out || !button) return;
+    var picked = $all("input[name=seats]:checked", form).map(function (i) { return i.value; });
+    var price = parseInt(form.dataset.priceCents, 10) || 0;
+    if (picked.length === 0) {
+      button.textContent = "Book";
+      out.textContent = "Pick one or more free seats (" + (price / 100).toFixed(2) + " each).";
+      return;
+    }
+    button.textContent = "Book " + picked.join(", ");
+    out.textContent = picked.length + (picked.length === 1 ? " seat, " : " seats, ") + (picked.length * price / 100).toFixed(2);
+  }
+  document.addEventListener("change", function (e) {
+    if (e.target && e.target.name === "seats") summarize();
+  });
+
+  // A booking went through: clear the picks.
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.detail.elt;
+    if (!form || form.id !== "booking-form" || !e.detail.successful) return;
+    $all("input[name=seats]:checked", form).forEach(function (i) { i.checked = false; });
+    summarize();
+  });
+
+  // The failure rate says its percentage while the slider moves.
+  document.addEventListener("input", function (e) {
+    var t = e.target;
+    if (!t || t.type !== "range") return;
+    var out = t.parentNode.querySelector("output");
+    if (out) out.textContent = Math.round(parseFloat(t.value) * 100) + " %";
+  });
+
+  // The filter's tabs show which one is on.
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (!t || t.name !== "status" || t.type !== "radio") return;
+    $all("#filter .tab").forEach(function (l) { l.classList.toggle("on", l.contains(t)); });
+  });
+
+  document.addEventListener("DOMContentLoaded", summarize);
+})();
