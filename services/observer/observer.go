@@ -252,24 +252,34 @@ func (s *Service) recordDead(ctx context.Context, msgs []saga.Message) []saga.Ou
 
 // Events returns a booking's events in the order they were observed.
 func (s *Service) Events(ctx context.Context, bookingID string) ([]Event, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT seq, message_id, routing_key, booking_id, type, source, attempt, published_at, observed_at, payload
-		FROM events WHERE booking_id = ? ORDER BY seq LIMIT 1000`, bookingID)
+	rows, err := s.db.R.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE booking_id = ? ORDER BY seq LIMIT 1000`, bookingID)
 	if err != nil {
 		return nil, fmt.Errorf("observer: events of %s: %w", bookingID, err)
 	}
 	defer rows.Close()
 	out := []Event{}
 	for rows.Next() {
-		var e Event
-		var pub, obs int64
-		var p []byte
-		if err := rows.Scan(&e.Seq, &e.MessageID, &e.Queue, &e.BookingID, &e.Type, &e.Source, &e.Attempt, &pub, &obs, &p); err != nil {
-			return nil, fmt.Errorf("observer: scan event: %w", err)
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
 		}
-		e.At, e.ObservedAt, e.Payload = sqlite.Time(pub), sqlite.Time(obs), json.RawMessage(p)
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// eventCols are the columns scanEvent reads, in its order.
+const eventCols = `seq, message_id, routing_key, booking_id, type, source, attempt, published_at, observed_at, payload`
+
+func scanEvent(rows *sql.Rows) (Event, error) {
+	var e Event
+	var pub, obs int64
+	var p []byte
+	if err := rows.Scan(&e.Seq, &e.MessageID, &e.Queue, &e.BookingID, &e.Type, &e.Source, &e.Attempt, &pub, &obs, &p); err != nil {
+		return e, fmt.Errorf("observer: scan event: %w", err)
+	}
+	e.At, e.ObservedAt, e.Payload = sqlite.Time(pub), sqlite.Time(obs), json.RawMessage(p)
+	return e, nil
 }
 
 // DeadLetters lists dead letters, newest first.

@@ -2,11 +2,8 @@ package observer
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
-
-	"github.com/sagaboard/sagaboard/services/sqlite"
 )
 
 // MaxEventsOf bounds how many bookings EventsOf looks up at once, so one call
@@ -30,7 +27,7 @@ func (s *Service) EventsOf(ctx context.Context, bookingIDs []string) (map[string
 		args[i] = id
 	}
 	// The (booking_id, seq) index answers each IN term with a range scan.
-	q := `SELECT seq, message_id, routing_key, booking_id, type, source, attempt, published_at, observed_at, payload
+	q := `SELECT ` + eventCols + `
 		FROM events WHERE booking_id IN (?` + strings.Repeat(", ?", len(bookingIDs)-1) + `) ORDER BY booking_id, seq`
 	rows, err := s.db.R.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -38,13 +35,10 @@ func (s *Service) EventsOf(ctx context.Context, bookingIDs []string) (map[string
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var e Event
-		var pub, obs int64
-		var p []byte
-		if err := rows.Scan(&e.Seq, &e.MessageID, &e.Queue, &e.BookingID, &e.Type, &e.Source, &e.Attempt, &pub, &obs, &p); err != nil {
-			return nil, fmt.Errorf("observer: scan event: %w", err)
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
 		}
-		e.At, e.ObservedAt, e.Payload = sqlite.Time(pub), sqlite.Time(obs), json.RawMessage(p)
 		// A booking stuck in a retry loop can gather many events; the
 		// timeline needs the first ones and the count, not all of them.
 		if len(out[e.BookingID]) < 1000 {
