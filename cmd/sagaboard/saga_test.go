@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"io"
 	"net/http"
 	"os/exec"
 	"regexp"
@@ -273,6 +274,50 @@ func TestQuorumQueues(t *testing.T) {
 	for _, q := range []string{"payment_queue", "seat_update_queue", "compensation_queue", "notification_queue"} {
 		if !regexp.MustCompile(`(?m)^` + q + `\s+quorum$`).Match(out) {
 			t.Errorf("%s is not a quorum queue:\n%s", q, out)
+		}
+	}
+}
+
+// TestHistorySurvivesRestart stops and restarts the program and finds every
+// booking's history as it was, and the metrics counting what happens next.
+func TestHistorySurvivesRestart(t *testing.T) {
+	p, _ := startSaga(t)
+	ok := p.Book("hana", "H1")
+	p.WaitFor(ok, 10*time.Second, "confirmed and notified", func(b Booking) bool { return b.Status == "confirmed" && b.Notified })
+	p.SetSwitches(`{"payment":{"fail_rate":1}}`)
+	undone := p.Book("hana", "H2")
+	p.WaitFor(undone, 10*time.Second, "compensated and notified", func(b Booking) bool { return b.Status == "compensated" && b.Notified })
+	p.Settled(10 * time.Second)
+	before := map[string]Booking{ok: p.Get(ok), undone: p.Get(undone)}
+
+	metrics := func() string {
+		res, err := http.Get(p.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	m := metrics()
+	for _, want := range []string{`sagaboard_step_total{step="payment",outcome="success"} 1`, `sagaboard_step_total{step="payment",outcome="failure"} 1`,
+		`sagaboard_messages_total{queue="payment_queue",type="BookingCreated"} 2`, `sagaboard_broker_up 1`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, m)
+		}
+	}
+
+	p.Stop()
+	p.Restart()
+	for id, was := range before {
+		now := p.Get(id)
+		if now.Status != was.Status || len(now.Events) != len(was.Events) {
+			t.Fatalf("after a restart %s is %s with %d events, was %s with %d", id, now.Status, len(now.Events), was.Status, len(was.Events))
+		}
+		for i := range was.Events {
+			if now.Events[i].MessageID != was.Events[i].MessageID || now.Events[i].Type != was.Events[i].Type || !now.Events[i].At.Equal(was.Events[i].At) {
+				t.Errorf("event %d of %s changed across the restart: %+v, was %+v", i, id, now.Events[i], was.Events[i])
+			}
 		}
 	}
 }
