@@ -86,7 +86,16 @@ func (b *Broker) consumeSession(ctx context.Context, s *session, queue string, o
 	if err != nil {
 		return fmt.Errorf("rabbit: consume %s: %w", queue, err)
 	}
-	batch := make([]amqp.Delivery, 0, opt.MaxBatch)
+	// Acks happen in a second stage, in order, so the next batch is handled
+	// while this one's consequences are being confirmed. The stage's queue is
+	// short: prefetch bounds what is in flight anyway.
+	acks := make(chan handled, 4)
+	ackErr := make(chan error, 1)
+	go func() { ackErr <- b.acker(ctx, s, ch, queue, acks) }()
+	defer func() {
+		close(acks)
+		<-ackErr
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -98,11 +107,15 @@ func (b *Broker) consumeSession(ctx context.Context, s *session, queue string, o
 			if opt.Paused != nil && opt.Paused() {
 				return nil
 			}
+		case err := <-ackErr:
+			ackErr <- err // for the deferred drain
+			return err
 		case d, ok := <-deliveries:
 			if !ok {
 				return errors.New("delivery channel closed")
 			}
-			batch = append(batch[:0], d)
+			batch := make([]amqp.Delivery, 1, opt.MaxBatch)
+			batch[0] = d
 			max := opt.MaxBatch
 			if opt.Delay != nil {
 				if wait := opt.Delay(); wait > 0 {
@@ -130,22 +143,72 @@ func (b *Broker) consumeSession(ctx context.Context, s *session, queue string, o
 					break more
 				}
 			}
-			if err := b.settle(ctx, s, ch, queue, batch, h); err != nil {
+			select {
+			case acks <- b.handle(ctx, queue, batch, h):
+			case err := <-ackErr:
+				ackErr <- err
 				return err
 			}
 		}
 	}
 }
 
-// settle runs h on a batch and acks, dead-letters or requeues each message.
-func (b *Broker) settle(ctx context.Context, s *session, ch *amqp.Channel, queue string, batch []amqp.Delivery, h saga.BatchHandler) error {
+// handled is a batch whose handler has run, waiting to be acked.
+type handled struct {
+	batch []amqp.Delivery
+	msgs  []saga.Message
+	outs  []saga.Outcome
+}
+
+// handle runs h on a batch. It is not cancelled by shutdown: a graceful stop
+// finishes the batch in hand.
+func (b *Broker) handle(ctx context.Context, queue string, batch []amqp.Delivery, h saga.BatchHandler) handled {
 	msgs := make([]saga.Message, len(batch))
 	for i, d := range batch {
 		msgs[i] = message(queue, d)
 	}
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handleTimeout)
 	defer cancel()
-	outs := b.call(hctx, queue, msgs, h)
+	return handled{batch: batch, msgs: msgs, outs: b.call(hctx, queue, msgs, h)}
+}
+
+// acker settles handled batches in the order they were handled, until acks
+// is closed. It stops early, with the error, if the channel fails.
+func (b *Broker) acker(ctx context.Context, s *session, ch *amqp.Channel, queue string, acks <-chan handled) error {
+	var failed error
+	for h := range acks {
+		if failed != nil {
+			continue // drain; the closed channel gives these back to the broker
+		}
+		failed = b.settle(ctx, s, ch, queue, h)
+	}
+	return failed
+}
+
+// settle acks, dead-letters or requeues each message of a handled batch, as
+// its handler decided, once what it caused is durable.
+func (b *Broker) settle(ctx context.Context, s *session, ch *amqp.Channel, queue string, h handled) error {
+	batch, msgs, outs := h.batch, h.msgs, h.outs
+	// Waiting is pointless once the session is gone: no ack can reach the
+	// broker any more, and it redelivers everything unacked.
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handleTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.dead:
+			cancel()
+		case <-hctx.Done():
+		}
+	}()
+	for i, o := range outs {
+		// Outcomes of one batch share one wait; once it has returned, the
+		// others return at once.
+		if o.Err == nil && o.Durable != nil {
+			if err := o.Durable(hctx); err != nil {
+				outs[i].Err = err
+			}
+		}
+	}
 	allOK := true
 	for _, o := range outs {
 		if o.Err != nil {

@@ -259,6 +259,11 @@ type Outcome struct {
 	// Err is nil to ack. An error wrapping ErrPoison dead-letters the message;
 	// any other error requeues it to be tried again.
 	Err error
+	// Durable, when set, blocks until what the message caused is confirmed
+	// by the broker; the consumer acks only after it returns nil, and
+	// requeues on an error. The consumer calls it off its hot path, so the
+	// next batch is handled while this one's messages are confirmed.
+	Durable func(context.Context) error
 }
 
 // BatchHandler handles consumed messages in batches, so a participant can

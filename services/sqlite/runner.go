@@ -64,8 +64,8 @@ func (r *Runner) options(c Consumption) saga.ConsumeOptions {
 	return opt
 }
 
-// handler applies a batch in one transaction, then waits until the messages
-// it caused are confirmed by the broker before letting the consumer ack: a
+// handler applies a batch in one transaction, and tells the consumer to wait
+// until the messages it caused are confirmed by the broker before it acks: a
 // message leaves its queue only when its consequences are in theirs.
 func (r *Runner) handler(c Consumption) saga.BatchHandler {
 	return func(ctx context.Context, msgs []saga.Message) []saga.Outcome {
@@ -79,13 +79,13 @@ func (r *Runner) handler(c Consumption) saga.BatchHandler {
 		}
 		if seq > 0 {
 			r.Relay.Kick()
-			if err := r.Relay.WaitSent(ctx, seq); err != nil {
-				// Committed but not yet confirmed: requeue. The redelivery
-				// finds the inbox entry and the relay publishes the outbox.
-				for i := range outs {
-					if outs[i].Err == nil {
-						outs[i].Err = err
-					}
+			// Committed but maybe not yet confirmed. If the wait fails the
+			// consumer requeues; the redelivery finds the inbox entry, and the
+			// relay publishes the outbox all the same.
+			durable := func(ctx context.Context) error { return r.Relay.WaitSent(ctx, seq) }
+			for i := range outs {
+				if outs[i].Err == nil {
+					outs[i].Durable = durable
 				}
 			}
 		}
