@@ -230,6 +230,7 @@ func hop(ctx context.Context, conn *amqp.Connection, in, out string, arrived fun
 	ackErr := make(chan error, 1)
 	go func() {
 		defer close(ackErr)
+		closed := false
 		for p := range pend {
 			last := p.tag
 			// Confirms come in publish order, so once p is confirmed the
@@ -246,13 +247,21 @@ func hop(ctx context.Context, conn *amqp.Connection, in, out string, arrived fun
 				}
 				last = p.tag
 				select {
-				case p = <-pend:
+				case q, ok := <-pend:
+					if ok {
+						p = q
+					} else {
+						more, closed = false, true // drained: ack what we have, then stop
+					}
 				default:
 					more = false
 				}
 			}
 			if err := cch.Ack(last, true); err != nil {
 				ackErr <- fmt.Errorf("ceiling: hop %s: ack: %w", in, err)
+				return
+			}
+			if closed {
 				return
 			}
 		}
