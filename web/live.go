@@ -37,6 +37,11 @@ const (
 	// are coalesced. Small frames still go every frameEvery. Each client
 	// then gets at most about this much, whatever the booking rate.
 	bytesPerSecond = 256 << 10
+	// maxPause caps that wait. Pacing must not feed on itself: a longer
+	// pause gathers more changes, which make a bigger frame and a longer
+	// pause, until the view is seconds stale. The dashboard promises less
+	// than a second.
+	maxPause = 400 * time.Millisecond
 	// dashboardTopic is what GET / listens to; a booking's page listens to
 	// bookingTopic(id).
 	dashboardTopic = "dashboard"
@@ -234,7 +239,7 @@ func (l *Live) frame(ctx context.Context) {
 	default:
 		if msg := l.dashboardDelta(ctx, m); len(msg) > 0 {
 			l.hub.Broadcast(dashboardTopic, msg)
-			l.nextDash = time.Now().Add(time.Duration(len(msg)) * time.Second / bytesPerSecond)
+			l.nextDash = time.Now().Add(min(time.Duration(len(msg))*time.Second/bytesPerSecond, maxPause))
 		}
 	}
 	l.hub.Welcome(func(topic string) []byte {
