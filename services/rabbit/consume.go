@@ -60,8 +60,6 @@ func (b *Broker) Consume(ctx context.Context, queue string, opt saga.ConsumeOpti
 	return nil
 }
 
-var errPaused = errors.New("paused")
-
 func (b *Broker) consumeSession(ctx context.Context, s *session, queue string, opt saga.ConsumeOptions, h saga.BatchHandler) error {
 	ch, err := s.conn.Channel()
 	if err != nil {
@@ -173,16 +171,15 @@ func (b *Broker) handle(ctx context.Context, queue string, batch []amqp.Delivery
 }
 
 // acker settles handled batches in the order they were handled, until acks
-// is closed. It stops early, with the error, if the channel fails.
+// is closed. It stops at the first failure, which ends the session's
+// consumer; what is left unacked goes back to the broker with the channel.
 func (b *Broker) acker(ctx context.Context, s *session, ch *amqp.Channel, queue string, acks <-chan handled) error {
-	var failed error
 	for h := range acks {
-		if failed != nil {
-			continue // drain; the closed channel gives these back to the broker
+		if err := b.settle(ctx, s, ch, queue, h); err != nil {
+			return err
 		}
-		failed = b.settle(ctx, s, ch, queue, h)
 	}
-	return failed
+	return nil
 }
 
 // settle acks, dead-letters or requeues each message of a handled batch, as
