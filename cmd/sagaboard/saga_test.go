@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"io"
+	"maps"
 	"net/http"
 	"os/exec"
 	"regexp"
@@ -307,8 +308,19 @@ func TestHistorySurvivesRestart(t *testing.T) {
 		}
 	}
 
+	var st map[string]int
+	p.Do("GET", "/api/stats", nil, &st)
+	if st["total"] != 2 || st["confirmed"] != 1 || st["compensated"] != 1 || st["pending"] != 0 || st["notified"] != 2 {
+		t.Errorf("stats = %v, want total 2, confirmed 1, compensated 1, pending 0, notified 2", st)
+	}
+
 	p.Stop()
 	p.Restart()
+	var after map[string]int
+	p.Do("GET", "/api/stats", nil, &after)
+	if !maps.Equal(after, st) {
+		t.Errorf("stats after a restart = %v, were %v", after, st)
+	}
 	for id, was := range before {
 		now := p.Get(id)
 		if now.Status != was.Status || len(now.Events) != len(was.Events) {

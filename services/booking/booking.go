@@ -114,6 +114,28 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, venue saga.Venue, dea
 		// Selling and releasing find a booking's seats by booking_id;
 		// without this every confirmation scans the whole venue.
 		`CREATE INDEX IF NOT EXISTS seats_booking ON seats (booking_id)`,
+		// booking_counts keeps the counts by status, so /api/stats and the
+		// dashboard's header cost the same at fifty thousand bookings as at
+		// ten. Triggers keep it in step with every insert and update, in the
+		// same transaction, so no code path can forget it. The first start
+		// on an existing store seeds it from a count.
+		`CREATE TABLE IF NOT EXISTS booking_counts (k TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID`,
+		`INSERT OR IGNORE INTO booking_counts (k, n) VALUES
+			('pending',     (SELECT count(*) FROM bookings WHERE status = 'pending')),
+			('confirmed',   (SELECT count(*) FROM bookings WHERE status = 'confirmed')),
+			('compensated', (SELECT count(*) FROM bookings WHERE status = 'compensated')),
+			('notified',    (SELECT count(*) FROM bookings WHERE notified = 1))`,
+		`CREATE TRIGGER IF NOT EXISTS bookings_counted_insert AFTER INSERT ON bookings BEGIN
+			UPDATE booking_counts SET n = n + 1 WHERE k = NEW.status;
+			UPDATE booking_counts SET n = n + NEW.notified WHERE k = 'notified';
+		END`,
+		`CREATE TRIGGER IF NOT EXISTS bookings_counted_status AFTER UPDATE OF status ON bookings WHEN OLD.status <> NEW.status BEGIN
+			UPDATE booking_counts SET n = n - 1 WHERE k = OLD.status;
+			UPDATE booking_counts SET n = n + 1 WHERE k = NEW.status;
+		END`,
+		`CREATE TRIGGER IF NOT EXISTS bookings_counted_notified AFTER UPDATE OF notified ON bookings WHEN OLD.notified <> NEW.notified BEGIN
+			UPDATE booking_counts SET n = n + NEW.notified - OLD.notified WHERE k = 'notified';
+		END`,
 	)
 	if err != nil {
 		return nil, fmt.Errorf("booking: %w", err)
