@@ -333,3 +333,30 @@ func TestHistorySurvivesRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestDelaySlowsTheStep sets a delay on payment: the step waits that long
+// before handling each message, and the booking still completes.
+func TestDelaySlowsTheStep(t *testing.T) {
+	p, _ := startSaga(t)
+	p.SetSwitches(`{"payment":{"delay_ms":400}}`)
+	id := p.Book("ivan", "I1")
+	b := p.WaitFor(id, 10*time.Second, "confirmed", func(b Booking) bool { return b.Status == "confirmed" })
+	var created, paid time.Time
+	for _, e := range b.Events {
+		switch e.Type {
+		case "BookingCreated":
+			created = e.At
+		case "PaymentCompleted":
+			paid = e.At
+		}
+	}
+	if d := paid.Sub(created); d < 400*time.Millisecond {
+		t.Errorf("payment answered %s after the booking, want at least the 400 ms delay", d)
+	}
+	p.SetSwitches(`{"payment":{"delay_ms":0}}`)
+	id = p.Book("ivan", "I2")
+	b = p.WaitFor(id, 10*time.Second, "confirmed", func(b Booking) bool { return b.Status == "confirmed" })
+	if d := b.Events[1].At.Sub(b.Events[0].At); d >= 400*time.Millisecond {
+		t.Errorf("with the delay off, payment still took %s", d)
+	}
+}
