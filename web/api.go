@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -126,7 +127,7 @@ func (s *Server) getBooking(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = d
 	}
-	v, err := s.bookingView(r, id)
+	v, err := s.bookingView(r.Context(), id)
 	if wait > 0 && err == nil && v.Status == booking.StatusPending {
 		v, err = s.waitForOutcome(r, id, wait)
 	}
@@ -145,7 +146,7 @@ func (s *Server) waitForOutcome(r *http.Request, id string, wait time.Duration) 
 	for {
 		changed, cancel := s.wait.add(id)
 		// Read after registering, so a change in between is not missed.
-		v, err := s.bookingView(r, id)
+		v, err := s.bookingView(r.Context(), id)
 		if err != nil || v.Status != booking.StatusPending {
 			cancel()
 			return v, err
@@ -163,17 +164,17 @@ func (s *Server) waitForOutcome(r *http.Request, id string, wait time.Duration) 
 }
 
 // bookingView assembles one booking with its events.
-func (s *Server) bookingView(r *http.Request, id string) (BookingView, error) {
+func (s *Server) bookingView(ctx context.Context, id string) (BookingView, error) {
 	if s.cfg.Booking == nil {
 		return BookingView{}, fmt.Errorf("%w: the booking part does not run in this process", saga.ErrNotFound)
 	}
-	b, err := s.cfg.Booking.Get(r.Context(), id)
+	b, err := s.cfg.Booking.Get(ctx, id)
 	if err != nil {
 		return BookingView{}, err
 	}
 	v := BookingView{Booking: b, Events: []observer.Event{}}
 	if s.cfg.Observer != nil {
-		if v.Events, err = s.cfg.Observer.Events(r.Context(), id); err != nil {
+		if v.Events, err = s.cfg.Observer.Events(ctx, id); err != nil {
 			return v, err
 		}
 	}
@@ -303,15 +304,12 @@ func (s *Server) putFailures(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.applySwitches(r, patch); err != nil {
-		s.fail(w, r, err)
-		return
-	}
+	s.applySwitches(r, patch)
 	writeJSON(w, http.StatusOK, s.cfg.Switches.All())
 }
 
 // applySwitches changes the switches here and tells every other process.
-func (s *Server) applySwitches(r *http.Request, patch map[string]saga.SwitchPatch) error {
+func (s *Server) applySwitches(r *http.Request, patch map[string]saga.SwitchPatch) {
 	s.cfg.Switches.Apply(patch)
 	if s.cfg.PublishSwitches != nil {
 		if err := s.cfg.PublishSwitches(r.Context(), s.cfg.Switches.All()); err != nil {
@@ -321,7 +319,6 @@ func (s *Server) applySwitches(r *http.Request, patch map[string]saga.SwitchPatc
 		}
 	}
 	s.live.SwitchesChanged()
-	return nil
 }
 
 func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {

@@ -119,10 +119,7 @@ func (s *Server) switchesFromForm(w http.ResponseWriter, r *http.Request) {
 		s.formFail(w, r, err, s.switchRows()...)
 		return
 	}
-	if err := s.applySwitches(r, patch); err != nil {
-		s.formFail(w, r, err)
-		return
-	}
+	s.applySwitches(r, patch)
 	all := s.cfg.Switches.All()
 	var said []string
 	for _, p := range saga.SwitchParts {

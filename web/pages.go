@@ -6,14 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io/fs"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/a-h/templ"
-	"github.com/sagaboard/sagaboard/services/observer"
 	"github.com/sagaboard/sagaboard/services/saga"
 	"github.com/sagaboard/sagaboard/static"
 	"github.com/sagaboard/sagaboard/views"
@@ -123,20 +121,11 @@ func (s *Server) bookingList(w http.ResponseWriter, r *http.Request) {
 
 // bookingViewCtx is one booking with its events, as the views take it.
 func (s *Server) bookingViewCtx(ctx context.Context, id string) (views.Booking, error) {
-	if s.cfg.Booking == nil {
-		return views.Booking{}, fmt.Errorf("%w: the booking part does not run in this process", saga.ErrNotFound)
-	}
-	b, err := s.cfg.Booking.Get(ctx, id)
+	v, err := s.bookingView(ctx, id)
 	if err != nil {
 		return views.Booking{}, err
 	}
-	events := []observer.Event{}
-	if s.cfg.Observer != nil {
-		if events, err = s.cfg.Observer.Events(ctx, id); err != nil {
-			return views.Booking{}, err
-		}
-	}
-	return viewBooking(b, events), nil
+	return viewBooking(v.Booking, v.Events), nil
 }
 
 func (s *Server) bookingPage(w http.ResponseWriter, r *http.Request) {
