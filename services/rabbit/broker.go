@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -55,6 +56,12 @@ type Broker struct {
 
 	stop context.CancelFunc
 	done chan struct{}
+
+	// unacked counts, per queue, the deliveries this process's consumers
+	// have taken and not yet settled. AMQP reports only ready messages and
+	// consumers; this is the part of "unacked" a process can know without
+	// the management plugin.
+	unacked sync.Map // queue name → *atomic.Int64
 }
 
 type session struct {
@@ -221,4 +228,13 @@ func redact(raw string) string {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	return strings.Replace(u.String(), "xxxxx", "***", 1)
+}
+
+// held returns the counter of unsettled deliveries for queue.
+func (b *Broker) held(queue string) *atomic.Int64 {
+	if c, ok := b.unacked.Load(queue); ok {
+		return c.(*atomic.Int64)
+	}
+	c, _ := b.unacked.LoadOrStore(queue, new(atomic.Int64))
+	return c.(*atomic.Int64)
 }

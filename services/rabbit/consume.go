@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -89,10 +90,14 @@ func (b *Broker) consumeSession(ctx context.Context, s *session, queue string, o
 	// short: prefetch bounds what is in flight anyway.
 	acks := make(chan handled, 4)
 	ackErr := make(chan error, 1)
-	go func() { ackErr <- b.acker(ctx, s, ch, queue, acks) }()
+	// taken counts deliveries read and not yet settled. Whatever is left
+	// when the channel closes goes back to the broker, so it stops counting.
+	held, taken := b.held(queue), new(atomic.Int64)
+	go func() { ackErr <- b.acker(ctx, s, ch, queue, acks, taken) }()
 	defer func() {
 		close(acks)
 		<-ackErr
+		held.Add(-taken.Swap(0))
 	}()
 	for {
 		select {
@@ -141,6 +146,8 @@ func (b *Broker) consumeSession(ctx context.Context, s *session, queue string, o
 					break more
 				}
 			}
+			held.Add(int64(len(batch)))
+			taken.Add(int64(len(batch)))
 			select {
 			case acks <- b.handle(ctx, queue, batch, h):
 			case err := <-ackErr:
@@ -173,11 +180,15 @@ func (b *Broker) handle(ctx context.Context, queue string, batch []amqp.Delivery
 // acker settles handled batches in the order they were handled, until acks
 // is closed. It stops at the first failure, which ends the session's
 // consumer; what is left unacked goes back to the broker with the channel.
-func (b *Broker) acker(ctx context.Context, s *session, ch *amqp.Channel, queue string, acks <-chan handled) error {
+func (b *Broker) acker(ctx context.Context, s *session, ch *amqp.Channel, queue string, acks <-chan handled, taken *atomic.Int64) error {
+	held := b.held(queue)
 	for h := range acks {
 		if err := b.settle(ctx, s, ch, queue, h); err != nil {
 			return err
 		}
+		n := int64(len(h.batch))
+		held.Add(-n)
+		taken.Add(-n)
 	}
 	return nil
 }

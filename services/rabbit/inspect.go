@@ -9,8 +9,8 @@ import (
 )
 
 // Inspect returns the depth of each queue. AMQP tells ready messages and
-// consumers; unacked counts need the management plugin, so Unacked is
-// reported as 0 here (see the README).
+// consumers; the broker's unacked counts need the management plugin, so
+// Unacked is what this process's own consumers hold (see the README).
 func (b *Broker) Inspect(ctx context.Context, queues []string) ([]saga.QueueStat, error) {
 	s, err := b.session(ctx)
 	if err != nil {
@@ -29,7 +29,7 @@ func (b *Broker) Inspect(ctx context.Context, queues []string) ([]saga.QueueStat
 		if err != nil {
 			return out, fmt.Errorf("rabbit: inspect %s: %w", q, err)
 		}
-		out = append(out, saga.QueueStat{Name: q, Ready: info.Messages, Consumers: info.Consumers})
+		out = append(out, saga.QueueStat{Name: q, Ready: info.Messages, Unacked: int(max(0, b.held(q).Load())), Consumers: info.Consumers})
 	}
 	return out, nil
 }
