@@ -27,6 +27,7 @@ type Event struct {
 	Queue       string          `json:"queue"` // the routing key: the queue it was sent to
 	Type        string          `json:"type"`
 	Source      string          `json:"source"`
+	CausedBy    string          `json:"caused_by,omitempty"` // the id of the message whose handling made this one
 	Attempt     int             `json:"attempt,omitempty"`
 	At          time.Time       `json:"at"` // when it was published
 	ObservedAt  time.Time       `json:"observed_at"`
@@ -79,6 +80,7 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*S
 			booking_id   TEXT NOT NULL,
 			type         TEXT NOT NULL,
 			source       TEXT NOT NULL,
+			caused_by    TEXT NOT NULL DEFAULT '',
 			attempt      INTEGER NOT NULL,
 			published_at INTEGER NOT NULL,
 			observed_at  INTEGER NOT NULL,
@@ -101,6 +103,11 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*S
 		) WITHOUT ROWID`,
 	)
 	if err != nil {
+		return nil, fmt.Errorf("observer: %w", err)
+	}
+	// caused_by came after the first release: files made before it lack it,
+	// and their old events keep it empty.
+	if err := db.AddColumn(ctx, "events", "caused_by", "TEXT NOT NULL DEFAULT ''"); err != nil {
 		return nil, fmt.Errorf("observer: %w", err)
 	}
 	return &Service{db: db, bus: bus, log: log.With("participant", saga.PartObserver), counts: map[[2]string]int64{}}, nil
@@ -141,20 +148,20 @@ func (s *Service) record(ctx context.Context, msgs []saga.Message) []saga.Outcom
 		}
 		defer tx.Rollback()
 		stmt, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO events
-			(message_id, routing_key, booking_id, type, source, attempt, published_at, observed_at, payload)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			(message_id, routing_key, booking_id, type, source, caused_by, attempt, published_at, observed_at, payload)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return fmt.Errorf("observer: prepare: %w", err)
 		}
 		defer stmt.Close()
 		for _, m := range msgs {
 			ev := Event{MessageID: m.ID, BookingID: m.CorrelationID, Queue: m.RoutingKey, Type: m.Type, Source: m.Source,
-				Attempt: m.Attempt, At: m.Timestamp.UTC(), ObservedAt: now, Payload: payload(m.Body), Redelivered: m.Redelivered}
+				CausedBy: clip(m.CausationID, 64), Attempt: m.Attempt, At: m.Timestamp.UTC(), ObservedAt: now, Payload: payload(m.Body), Redelivered: m.Redelivered}
 			if ev.MessageID == "" {
 				ev.MessageID = saga.NewID() // a foreign message: record it anyway
 			}
 			res, err := stmt.ExecContext(ctx, ev.MessageID, ev.Queue, clip(ev.BookingID, 64), clip(ev.Type, 64), clip(ev.Source, 64),
-				ev.Attempt, ev.At.UnixMilli(), now.UnixMilli(), []byte(ev.Payload))
+				ev.CausedBy, ev.Attempt, ev.At.UnixMilli(), now.UnixMilli(), []byte(ev.Payload))
 			if err != nil {
 				return fmt.Errorf("observer: insert event: %w", err)
 			}
@@ -269,13 +276,13 @@ func (s *Service) Events(ctx context.Context, bookingID string) ([]Event, error)
 }
 
 // eventCols are the columns scanEvent reads, in its order.
-const eventCols = `seq, message_id, routing_key, booking_id, type, source, attempt, published_at, observed_at, payload`
+const eventCols = `seq, message_id, routing_key, booking_id, type, source, caused_by, attempt, published_at, observed_at, payload`
 
 func scanEvent(rows *sql.Rows) (Event, error) {
 	var e Event
 	var pub, obs int64
 	var p []byte
-	if err := rows.Scan(&e.Seq, &e.MessageID, &e.Queue, &e.BookingID, &e.Type, &e.Source, &e.Attempt, &pub, &obs, &p); err != nil {
+	if err := rows.Scan(&e.Seq, &e.MessageID, &e.Queue, &e.BookingID, &e.Type, &e.Source, &e.CausedBy, &e.Attempt, &pub, &obs, &p); err != nil {
 		return e, fmt.Errorf("observer: scan event: %w", err)
 	}
 	e.At, e.ObservedAt, e.Payload = sqlite.Time(pub), sqlite.Time(obs), json.RawMessage(p)

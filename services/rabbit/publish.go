@@ -16,6 +16,7 @@ const (
 	hdrSource      = "x-sagaboard-source"
 	hdrPublishedMS = "x-sagaboard-published-ms"
 	hdrAttempt     = "x-sagaboard-attempt"
+	hdrCausedBy    = "x-sagaboard-caused-by"
 	hdrDeadQueue   = "x-sagaboard-dead-queue"
 	hdrDeadReason  = "x-sagaboard-dead-reason"
 )
@@ -87,6 +88,9 @@ func publishing(m saga.Message) amqp.Publishing {
 	if m.Attempt > 0 {
 		h[hdrAttempt] = int64(m.Attempt)
 	}
+	if m.CausationID != "" {
+		h[hdrCausedBy] = m.CausationID
+	}
 	if m.DeadQueue != "" {
 		h[hdrDeadQueue] = m.DeadQueue
 		h[hdrDeadReason] = m.DeadReason
@@ -119,6 +123,7 @@ func message(queue string, d amqp.Delivery) saga.Message {
 		Queue:         queue,
 	}
 	m.Source, _ = d.Headers[hdrSource].(string)
+	m.CausationID, _ = d.Headers[hdrCausedBy].(string)
 	if ms, ok := asInt(d.Headers[hdrPublishedMS]); ok && ms > 0 {
 		m.Timestamp = time.UnixMilli(ms)
 	}

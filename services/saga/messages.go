@@ -137,6 +137,7 @@ var Parts = []string{PartBooking, PartPayment, PartSeats, PartCompensation, Part
 type Message struct {
 	ID            string    // unique per message; the inbox dedupes on it
 	CorrelationID string    // the booking id, copied to every message made from it
+	CausationID   string    // the id of the consumed message whose handling made it; "" from a request or a timer
 	Type          string    // one of the Type* constants
 	RoutingKey    string    // the queue it is meant for
 	Source        string    // the participant that published it

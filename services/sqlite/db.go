@@ -69,6 +69,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	// caused_by came after the first release: files made before it lack it.
+	if err := db.AddColumn(ctx, "outbox", "caused_by", "TEXT NOT NULL DEFAULT ''"); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 
@@ -101,6 +106,26 @@ func (db *DB) Migrate(ctx context.Context, stmts ...string) error {
 	return nil
 }
 
+// AddColumn adds a column to an existing table unless it is there already:
+// SQLite has no ADD COLUMN IF NOT EXISTS, and a table created by an older
+// release keeps its old shape under CREATE TABLE IF NOT EXISTS. decl must
+// give a default when the column is NOT NULL, so existing rows get a value.
+func (db *DB) AddColumn(ctx context.Context, table, column, decl string) error {
+	var n int
+	err := db.W.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, table, column).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("sqlite: look for %s.%s in %s: %w", table, column, db.Path, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	// Names cannot be bound as parameters; callers pass constants.
+	if _, err := db.W.ExecContext(ctx, `ALTER TABLE "`+table+`" ADD COLUMN "`+column+`" `+decl); err != nil {
+		return fmt.Errorf("sqlite: add %s.%s to %s: %w", table, column, db.Path, err)
+	}
+	return nil
+}
+
 // Ping checks that the database answers, for /healthz.
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
@@ -127,6 +152,7 @@ var baseSchema = []string{
 		type           TEXT NOT NULL,
 		routing_key    TEXT NOT NULL,
 		source         TEXT NOT NULL,
+		caused_by      TEXT NOT NULL DEFAULT '',
 		attempt        INTEGER NOT NULL DEFAULT 0,
 		at             INTEGER NOT NULL,
 		body           BLOB NOT NULL

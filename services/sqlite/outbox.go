@@ -20,7 +20,8 @@ type Effect func(ctx context.Context, tx *Tx, m saga.Message) ([]saga.Message, e
 
 // Apply applies a batch of consumed messages in one transaction: for each, the
 // inbox is checked, the effect runs under a savepoint, its outgoing messages go
-// to the outbox and its id to the inbox. One commit for the whole batch is
+// to the outbox, each with the consumed message's id as its CausationID, and
+// its id to the inbox. One commit for the whole batch is
 // what lets a participant keep up under load (group commit). It returns the
 // outcomes and the highest outbox seq written, for Relay.WaitSent.
 func (db *DB) Apply(ctx context.Context, msgs []saga.Message, fn Effect) ([]saga.Outcome, int64) {
@@ -64,6 +65,9 @@ func (db *DB) Apply(ctx context.Context, msgs []saga.Message, fn Effect) ([]saga
 				continue
 			}
 			return fail(err)
+		}
+		for j := range next {
+			next[j].CausationID = m.ID
 		}
 		seq, err := insertOutbox(ctx, tx, next)
 		if err != nil {
@@ -113,9 +117,9 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) ([]saga.Message, error)
 func insertOutbox(ctx context.Context, tx *Tx, msgs []saga.Message) (int64, error) {
 	var last int64
 	for _, m := range msgs {
-		res, err := tx.ExecContext(ctx, `INSERT INTO outbox (message_id, correlation_id, type, routing_key, source, attempt, at, body)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			m.ID, m.CorrelationID, m.Type, m.RoutingKey, m.Source, m.Attempt, millis(m.Timestamp), m.Body)
+		res, err := tx.ExecContext(ctx, `INSERT INTO outbox (message_id, correlation_id, caused_by, type, routing_key, source, attempt, at, body)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.ID, m.CorrelationID, m.CausationID, m.Type, m.RoutingKey, m.Source, m.Attempt, millis(m.Timestamp), m.Body)
 		if err != nil {
 			return 0, fmt.Errorf("sqlite: insert outbox: %w", err)
 		}
@@ -266,7 +270,7 @@ func (r *Relay) read(ctx context.Context) ([]saga.Message, int64, error) {
 		return nil, 0, fmt.Errorf("outbox: begin read: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT seq, message_id, correlation_id, type, routing_key, source, attempt, at, body
+	rows, err := tx.QueryContext(ctx, `SELECT seq, message_id, correlation_id, caused_by, type, routing_key, source, attempt, at, body
 		FROM outbox ORDER BY seq LIMIT ?`, r.batch)
 	if err != nil {
 		return nil, 0, fmt.Errorf("outbox: read: %w", err)
@@ -277,7 +281,7 @@ func (r *Relay) read(ctx context.Context) ([]saga.Message, int64, error) {
 	for rows.Next() {
 		var m saga.Message
 		var at int64
-		if err := rows.Scan(&top, &m.ID, &m.CorrelationID, &m.Type, &m.RoutingKey, &m.Source, &m.Attempt, &at, &m.Body); err != nil {
+		if err := rows.Scan(&top, &m.ID, &m.CorrelationID, &m.CausationID, &m.Type, &m.RoutingKey, &m.Source, &m.Attempt, &at, &m.Body); err != nil {
 			return nil, 0, fmt.Errorf("outbox: scan: %w", err)
 		}
 		m.Timestamp = Time(at)
