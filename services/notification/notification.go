@@ -76,15 +76,16 @@ func (s *Service) NotifyOnOutcome(ctx context.Context, tx *sqlite.Tx, m saga.Mes
 	if err != sql.ErrNoRows {
 		return nil, fmt.Errorf("notification: look up %s: %w", e.Booking.ID, err)
 	}
-	sw := s.switches.Get(saga.PartNotification)
-	if saga.Injected(sw.FailRate, rand.Float64()) {
+	// Each attempt is a message of its own: fail_next=3 fails three
+	// attempts, of one booking or of several.
+	if fault, ok := s.switches.Decide(saga.PartNotification, e.Booking.UserID, rand.Float64()); ok {
 		attempt := m.Attempt + 1
 		if attempt > saga.MaxNotificationAttempts {
-			return nil, saga.Poison("notification failed %d times (%s); giving up", m.Attempt, saga.Describe(saga.PartNotification, sw))
+			return nil, saga.Poison("notification failed %d times (%s); giving up", m.Attempt, fault)
 		}
 		rq := saga.RetryQueueFor(attempt)
 		out := e
-		out.Reason = fmt.Sprintf("send failed: %s; retry %d of %d in %s", saga.Describe(saga.PartNotification, sw), attempt, saga.MaxNotificationAttempts, rq.Delay)
+		out.Reason = fmt.Sprintf("send failed: %s; retry %d of %d in %s", fault, attempt, saga.MaxNotificationAttempts, rq.Delay)
 		out.Injected = true
 		retry := saga.NewMessage(saga.PartNotification, saga.TypeNotificationRetry, rq.Name, out)
 		retry.Attempt = attempt

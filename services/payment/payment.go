@@ -81,10 +81,9 @@ func (s *Service) ChargeOnBookingCreated(ctx context.Context, tx *sqlite.Tx, m s
 		note := saga.Envelope{Booking: e.Booking, Reason: "late BookingCreated neutralised: the booking was already compensated, so nothing was charged"}
 		return []saga.Message{saga.NewMessage(saga.PartPayment, saga.TypeLateMessageNeutralised, saga.KeyNotes, note)}, nil
 	}
-	sw := s.switches.Get(saga.PartPayment)
-	if saga.Injected(sw.FailRate, rand.Float64()) {
+	if fault, ok := s.switches.Decide(saga.PartPayment, e.Booking.UserID, rand.Float64()); ok {
 		out := saga.Envelope{Booking: e.Booking, Event: saga.TypePaymentServiceFailed,
-			Reason: "declined: " + saga.Describe(saga.PartPayment, sw), Injected: true}
+			Reason: "declined: " + fault, Injected: true}
 		return []saga.Message{saga.NewMessage(saga.PartPayment, saga.TypePaymentServiceFailed, saga.CompensationQueue, out)}, nil
 	}
 	// OR IGNORE: a charge that exists already (the same booking sent twice

@@ -127,14 +127,32 @@ func FuzzParsePatch(f *testing.F) {
 			if sw.DelayMS != nil && (*sw.DelayMS < 0 || *sw.DelayMS > saga.MaxDelayMS) {
 				t.Errorf("accepted %s.delay_ms %d", part, *sw.DelayMS)
 			}
+			if sw.FailNext != nil && (*sw.FailNext < 0 || *sw.FailNext > saga.MaxFailNext) {
+				t.Errorf("accepted %s.fail_next %d", part, *sw.FailNext)
+			}
+			if sw.UserID != nil && (len(*sw.UserID) > saga.MaxUserIDLen || !printable(*sw.UserID)) {
+				t.Errorf("accepted %s.user_id %q, which no booking could have", part, *sw.UserID)
+			}
 		}
-		// Applying what was accepted keeps every switch in range.
+		// Applying what was accepted keeps every switch in range, and the
+		// whole set, as it is sent to other processes, is accepted again
+		// and gives the same switches there.
 		s := saga.NewSwitches()
 		s.Apply(p)
 		for part, sw := range s.All() {
-			if sw.FailRate < 0 || sw.FailRate > 1 || sw.DelayMS < 0 || sw.DelayMS > saga.MaxDelayMS {
+			if sw.FailRate < 0 || sw.FailRate > 1 || sw.DelayMS < 0 || sw.DelayMS > saga.MaxDelayMS || sw.FailNext < 0 || sw.FailNext > saga.MaxFailNext {
 				t.Errorf("after Apply, %s = %+v", part, sw)
 			}
+		}
+		all, _ := json.Marshal(s.All())
+		again, err := saga.ParsePatch(all)
+		if err != nil {
+			t.Fatalf("accepted %s, but not the set it made: %s: %v", clip(body), all, err)
+		}
+		other := saga.NewSwitches()
+		other.Apply(again)
+		if !reflect.DeepEqual(other.All(), s.All()) {
+			t.Errorf("the set changed on its way to another process:\nsent %+v\ngot  %+v", s.All(), other.All())
 		}
 	})
 }

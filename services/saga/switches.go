@@ -9,17 +9,41 @@ import (
 type Switch struct {
 	// FailRate is the share of messages on which the step fails, 0 to 1.
 	FailRate float64 `json:"fail_rate"`
-	// DelayMS is added before each message is handled, 0 to 60000.
+	// DelayMS is added before each message is handled, 0 to 60000. It
+	// applies to every booking: a queue is slowed, not a user.
 	DelayMS int `json:"delay_ms"`
-	// Paused stops the participant from consuming.
+	// Paused stops the participant from consuming. It applies to every
+	// booking: pausing is per queue.
 	Paused bool `json:"paused"`
+	// FailNext is how many of the next messages of the step fail, whatever
+	// FailRate says, 0 to 100000; each one counts it down. 0 is off.
+	//
+	// It is counted in each process: in split mode every process that runs
+	// the step fails its own next FailNext messages, because a count shared
+	// across processes would need a round trip to one owner per message,
+	// and the switches are only ever sent as a whole set, never as a
+	// decrement. So with two payment processes, fail_next=3 fails up to 6.
+	FailNext int `json:"fail_next"`
+	// UserID, when not "", limits FailRate and FailNext to bookings of that
+	// user: other users' bookings pass and do not count FailNext down. ""
+	// is everyone.
+	UserID string `json:"user_id"`
+	// FailNextID names the setting that armed FailNext. Every change is
+	// sent to every process as the whole set of switches, counts included;
+	// a process that meets a FailNextID it has armed already keeps its own
+	// count instead of starting again. Leave it out to arm fail_next: each
+	// setting then gets a new one.
+	FailNextID string `json:"fail_next_id,omitempty"`
 }
 
 // SwitchPatch is a partial Switch, as PUT /api/failures takes it.
 type SwitchPatch struct {
-	FailRate *float64 `json:"fail_rate,omitempty"`
-	DelayMS  *int     `json:"delay_ms,omitempty"`
-	Paused   *bool    `json:"paused,omitempty"`
+	FailRate   *float64 `json:"fail_rate,omitempty"`
+	DelayMS    *int     `json:"delay_ms,omitempty"`
+	Paused     *bool    `json:"paused,omitempty"`
+	FailNext   *int     `json:"fail_next,omitempty"`
+	UserID     *string  `json:"user_id,omitempty"`
+	FailNextID *string  `json:"fail_next_id,omitempty"`
 }
 
 // SwitchParts lists the participants that have a switch.
@@ -27,6 +51,12 @@ var SwitchParts = []string{PartPayment, PartSeats, PartNotification}
 
 // MaxDelayMS bounds delay_ms.
 const MaxDelayMS = 60000
+
+// MaxFailNext bounds fail_next.
+const MaxFailNext = 100000
+
+// maxFailNextID bounds fail_next_id; NewID makes 16 characters.
+const maxFailNextID = 64
 
 // Switches holds every participant's switch. It is safe for concurrent use;
 // readers on the hot path take a read lock only.
@@ -90,11 +120,32 @@ func ParsePatch(body []byte) (map[string]SwitchPatch, error) {
 		if sw.DelayMS != nil && (*sw.DelayMS < 0 || *sw.DelayMS > MaxDelayMS) {
 			return nil, invalid("%s.delay_ms must be from 0 to %d", part, MaxDelayMS)
 		}
+		if sw.FailNext != nil && (*sw.FailNext < 0 || *sw.FailNext > MaxFailNext) {
+			return nil, invalid("%s.fail_next must be a whole number from 0 to %d", part, MaxFailNext)
+		}
+		// The same rules as a booking's user_id, so a scope can name any
+		// user who can book, and nobody else.
+		if sw.UserID != nil && len(*sw.UserID) > MaxUserIDLen {
+			return nil, invalid("%s.user_id is longer than %d bytes, so no booking can have it", part, MaxUserIDLen)
+		}
+		if sw.UserID != nil && !validText(*sw.UserID) {
+			return nil, invalid("%s.user_id must be printable text, like a booking's user_id", part)
+		}
+		if sw.FailNextID != nil && (len(*sw.FailNextID) > maxFailNextID || !validText(*sw.FailNextID)) {
+			return nil, invalid("%s.fail_next_id must be printable text of at most %d bytes; leave it out to set fail_next", part, maxFailNextID)
+		}
 	}
 	return p, nil
 }
 
 // Apply merges a checked patch into the switches and wakes every watcher.
+//
+// fail_next is armed by a patch without a fail_next_id, or with an empty
+// one (a person's change: it gets a new id, or none when it is 0), or with
+// another id than the one in force (a setting made elsewhere). A patch with
+// the id in force is that same setting coming back, as every change in any
+// process sends the whole set again: it leaves this process's count alone,
+// so nothing fails twice for one setting.
 func (s *Switches) Apply(p map[string]SwitchPatch) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -112,16 +163,102 @@ func (s *Switches) Apply(p map[string]SwitchPatch) {
 		if sw.Paused != nil {
 			cur.Paused = *sw.Paused
 		}
+		if sw.UserID != nil {
+			cur.UserID = *sw.UserID
+		}
+		id := ""
+		if sw.FailNextID != nil {
+			id = *sw.FailNextID
+		}
+		switch {
+		case sw.FailNext == nil:
+		case id == "" && *sw.FailNext == 0:
+			// Off is the same setting wherever it was made, so it has no
+			// id: a set that was never armed goes round unchanged.
+			cur.FailNext, cur.FailNextID = 0, ""
+		case id == "":
+			cur.FailNext, cur.FailNextID = *sw.FailNext, NewID()
+		case id != cur.FailNextID:
+			cur.FailNext, cur.FailNextID = *sw.FailNext, id
+		}
 		s.m[part] = cur
 	}
+	s.wake()
+}
+
+// wake closes the channel Changed returned and makes the next one. The
+// caller holds the write lock.
+func (s *Switches) wake() {
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
 
-// Describe returns "payment.fail_rate=0.5" for a switch that injected a fault,
-// the text stamped on the event it caused.
+// Decide says whether part's switch fails the message it is about to
+// handle, one of a booking of userID. roll is a uniform number in [0,1),
+// passed in so tests can fix it. When the message fails, fault describes the
+// setting that caused it as it was at that moment, the text stamped on the
+// event it causes:
+//
+//	payment.fail_next=3 (user_id=alice)   fail_next before it was counted down
+//	payment.fail_rate=1
+//	seats.fail_rate=0.2 (user_id=bob)
+//
+// A switch scoped to a user passes every other user's message. fail_next
+// comes before fail_rate, and failing one counts it down, under the lock, so
+// N concurrent callers fail exactly N messages between them; a count down
+// wakes watchers as Apply does. The count is spent when the decision is
+// made: if the handler's transaction then rolls back, the message comes
+// again and is decided again.
+func (s *Switches) Decide(part, userID string, roll float64) (fault string, ok bool) {
+	// The hot path, with no count to spend, takes a read lock only.
+	s.mu.RLock()
+	sw := s.m[part]
+	if sw.FailNext == 0 || !sw.covers(userID) {
+		defer s.mu.RUnlock()
+		return sw.verdict(part, userID, roll)
+	}
+	s.mu.RUnlock()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sw = s.m[part]
+	fault, ok = sw.verdict(part, userID, roll)
+	if ok && sw.FailNext > 0 {
+		sw.FailNext--
+		s.m[part] = sw
+		s.wake()
+	}
+	return fault, ok
+}
+
+// covers reports whether the switch's failures apply to userID's bookings.
+func (sw Switch) covers(userID string) bool { return sw.UserID == "" || sw.UserID == userID }
+
+// verdict decides on one snapshot of a switch; Decide counts down.
+func (sw Switch) verdict(part, userID string, roll float64) (string, bool) {
+	switch {
+	case !sw.covers(userID):
+		return "", false
+	case sw.FailNext > 0:
+		return fmt.Sprintf("%s.fail_next=%d", part, sw.FailNext) + scope(sw), true
+	case Injected(sw.FailRate, roll):
+		return Describe(part, sw), true
+	}
+	return "", false
+}
+
+// Describe returns "payment.fail_rate=0.5", or "payment.fail_rate=0.5
+// (user_id=alice)" for a switch scoped to a user: the text stamped on the
+// event a fail rate caused.
 func Describe(part string, sw Switch) string {
-	return fmt.Sprintf("%s.fail_rate=%g", part, sw.FailRate)
+	return fmt.Sprintf("%s.fail_rate=%g", part, sw.FailRate) + scope(sw)
+}
+
+func scope(sw Switch) string {
+	if sw.UserID == "" {
+		return ""
+	}
+	return " (user_id=" + sw.UserID + ")"
 }
 
 func isSwitchPart(p string) bool {

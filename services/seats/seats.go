@@ -104,9 +104,8 @@ func (s *Service) SellOnPaymentCompleted(ctx context.Context, tx *sqlite.Tx, m s
 		note := saga.Envelope{Booking: e.Booking, Reason: "late PaymentCompleted neutralised: the booking was compensated at its deadline, so its seats were not sold (the charge is refunded)"}
 		return []saga.Message{saga.NewMessage(saga.PartSeats, saga.TypeLateMessageNeutralised, saga.KeyNotes, note)}, nil
 	}
-	sw := s.switches.Get(saga.PartSeats)
-	if saga.Injected(sw.FailRate, rand.Float64()) {
-		return fail("seat update failed: "+saga.Describe(saga.PartSeats, sw), true), nil
+	if fault, ok := s.switches.Decide(saga.PartSeats, e.Booking.UserID, rand.Float64()); ok {
+		return fail("seat update failed: "+fault, true), nil
 	}
 	now := time.Now().UnixMilli()
 	for _, seat := range e.Booking.Seats {
