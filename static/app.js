@@ -149,5 +149,32 @@
     $all("#filter .tab").forEach(function (l) { l.classList.toggle("on", l.contains(t)); });
   });
 
+  // The load button says how many it will book.
+  document.addEventListener("input", function (e) {
+    var t = e.target;
+    if (!t || t.name !== "n" || !t.form || t.form.id !== "load-form") return;
+    var b = $("button[type=submit]", t.form);
+    var n = parseInt(t.value, 10);
+    if (b) b.textContent = n > 0 ? "Book " + n + " random" : "Book random";
+  });
+
+  // "waiting … for 12 s" keeps counting between redraws: a booking stuck
+  // behind a paused step changes nothing on the server, yet visibly ages.
+  function age(ms) {
+    var s = Math.floor(ms / 1000);
+    if (s < 1) return "<1 s";
+    if (s < 60) return s + " s";
+    if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
+    return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+  }
+  function tick() {
+    var now = Date.now();
+    $all(".since[data-since]").forEach(function (el) {
+      var t = Date.parse(el.dataset.since);
+      if (!isNaN(t)) el.textContent = age(Math.max(0, now - t));
+    });
+  }
+  setInterval(tick, 1000);
+
   document.addEventListener("DOMContentLoaded", summarize);
 })();

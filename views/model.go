@@ -54,6 +54,7 @@ type Dashboard struct {
 	Bookings    []Booking
 	Notices     Notices
 	DeadLetters DeadLetters
+	Invariants  Invariants
 	// ListLimit is how many bookings the list keeps.
 	ListLimit int
 }
@@ -66,6 +67,17 @@ type Stats struct {
 	// BookingsPerSec and MessagesPerSec are recent rates, as the observer
 	// saw them.
 	BookingsPerSec, MessagesPerSec float64
+	// Steps are each step's recent latency.
+	Steps []StepLatency
+}
+
+// StepLatency is one step's latency over its recent samples: from the
+// message that started it to the message it sent.
+type StepLatency struct {
+	Step     string
+	P50, P99 time.Duration
+	// N is how many samples there are; 0 means not seen yet.
+	N int
 }
 
 // Broker is the state of the connection to RabbitMQ.
@@ -106,6 +118,10 @@ type Switch struct {
 	DelayMS  int
 	Paused   bool
 	Queue    string
+	// FailNext is how many of the next messages still fail; 0 is off.
+	FailNext int
+	// UserID, when set, limits FailRate and FailNext to that user's bookings.
+	UserID string
 }
 
 // Queues are the depths of the saga's queues.
@@ -118,14 +134,26 @@ type Queues struct {
 	Paused map[string]bool
 }
 
-// Queue is one queue's depth.
+// Queue is one queue's depth, and the bookings waiting in it.
 type Queue struct {
 	Name      string
 	Ready     int
+	Unacked   int
 	Consumers int
 	// Holding is true for queues that hold messages on purpose, with no
 	// consumer: the retry queues.
 	Holding bool
+	// Waiting lists the oldest bookings whose next step waits here;
+	// WaitingMore counts the rest.
+	Waiting     []QueueWait
+	WaitingMore int
+}
+
+// QueueWait is a booking waiting in a queue.
+type QueueWait struct {
+	ID, UserID, Note string
+	Since            time.Time
+	For              time.Duration
 }
 
 // Filter narrows the bookings list.
@@ -157,15 +185,32 @@ type Booking struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	Events      []Event
-	// Waiting is set while the booking is pending: where its next step
-	// waits, and since when.
+	// Waiting is set until the saga is over (decided and the user told):
+	// where its next step waits, and since when.
 	Waiting *Waiting
 }
 
-// Waiting says where a pending booking waits.
+// Waiting says where a booking's next step waits.
 type Waiting struct {
 	Queue string
 	Since time.Time
+	// For is how long it has waited when the page was drawn.
+	For time.Duration
+	// Note says why it may wait longer: "seats paused", "retry 3 of 40".
+	Note string
+}
+
+// Age formats how long something has waited: "12 s", "3 min 4 s".
+func Age(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return "<1 s"
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + " s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + " min " + strconv.Itoa(int(d%time.Minute/time.Second)) + " s"
+	}
+	return strconv.Itoa(int(d/time.Hour)) + " h " + strconv.Itoa(int(d%time.Hour/time.Minute)) + " min"
 }
 
 // Event is one message the observer saw.
@@ -322,6 +367,17 @@ func Duration(d time.Duration) string {
 	default:
 		return d.Round(time.Second).String()
 	}
+}
+
+// Latency formats a step's latency compactly: "0.8 ms", "12 ms", "1.2 s".
+func Latency(d time.Duration) string {
+	switch {
+	case d < 10*time.Millisecond:
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"
+	case d < time.Second:
+		return strconv.FormatInt(d.Milliseconds(), 10) + " ms"
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s"
 }
 
 // Percent formats a fail rate from 0 to 1 as "20 %".

@@ -307,7 +307,11 @@ func (b Booking) Why() string {
 		return b.Reason
 	case StatusPending:
 		if b.Waiting != nil {
-			return "waiting in " + b.Waiting.Queue + " since " + Clock(b.Waiting.Since) + " UTC"
+			s := "waiting in " + b.Waiting.Queue + " since " + Clock(b.Waiting.Since) + " UTC"
+			if b.Waiting.Note != "" {
+				s += " — " + b.Waiting.Note
+			}
+			return s
 		}
 		return "starting"
 	}
@@ -321,6 +325,29 @@ func (b Booking) Why() string {
 	}
 	return ""
 }
+
+// Failure returns the event that made a compensated booking fail.
+func (b Booking) Failure() (Event, bool) {
+	if b.Status != StatusCompensated {
+		return Event{}, false
+	}
+	for _, e := range b.Events {
+		if IsFailure(e.Type) {
+			return e, true
+		}
+	}
+	return Event{}, false
+}
+
+// IsFailure reports whether a message type says a step failed.
+func IsFailure(typ string) bool {
+	k, ok := kinds[typ]
+	return ok && k[0] == KindFailure
+}
+
+// StepFailed reports whether e says a step failed: a failure that starts
+// the undo, or a notification that will be retried.
+func StepFailed(e Event) bool { return IsFailure(e.Type) || e.Type == typeNotificationRetry }
 
 // Retries counts the failed attempts to tell the user.
 func (b Booking) Retries() int {

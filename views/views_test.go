@@ -3,6 +3,7 @@ package views_test
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -187,8 +188,16 @@ func TestCompensationPathIsMarked(t *testing.T) {
 	if n := doc.Find("path.hop.undo").Length(); n != 4 {
 		t.Errorf("%d dashed undo lines, want 4 (into the failure, two undos, the notice)", n)
 	}
-	if got := text(doc.Find(".why")); got != "declined: payment.fail_rate=1" {
-		t.Errorf("why = %q, want the failure's reason", got)
+	// The fixture's failure carries no injected flag, so it reads as real.
+	if got := text(doc.Find(".why")); got != "real failure declined: payment.fail_rate=1" {
+		t.Errorf("why = %q, want the failure's reason marked real", got)
+	}
+	injected := slices.Clone(b.Events)
+	injected[1].Injected = true
+	b.Events = injected
+	doc, _ = mustRender(t, views.BookingCard(b))
+	if got := text(doc.Find(".why .fault")); got != "⚡ injected" {
+		t.Errorf("an injected failure is marked %q, want ⚡ injected", got)
 	}
 	// The forward path of a happy booking has no undo at all.
 	doc, _ = mustRender(t, views.BookingCard(booking("b1", "alice", views.StatusConfirmed, happyEvents)))
@@ -314,17 +323,41 @@ func TestSwitchRowUsesTheContractsNames(t *testing.T) {
 	}
 }
 
-func TestQueuesStripSaysWhenTheBrokerIsDown(t *testing.T) {
-	doc, _ := mustRender(t, views.QueuesStrip(views.Queues{Known: true, Err: "RabbitMQ is unreachable"}, false))
+func TestQueuePanelSaysWhoWaitsWhere(t *testing.T) {
+	doc, _ := mustRender(t, views.QueuePanel(views.Queues{Known: true, Err: "RabbitMQ is unreachable"}, false))
 	if got := text(doc.Find(".q-err")); got != "✖ cannot read the queues: RabbitMQ is unreachable" {
-		t.Errorf("queues strip reads %q", got)
+		t.Errorf("queue panel reads %q", got)
 	}
-	doc, _ = mustRender(t, views.QueuesStrip(views.Queues{Known: true, Paused: map[string]bool{"seats": true}, List: []views.Queue{
-		{Name: "payment_queue", Ready: 0, Consumers: 1}, {Name: "seat_update_queue", Ready: 7, Consumers: 0},
+	doc, _ = mustRender(t, views.QueuePanel(views.Queues{Known: true, Paused: map[string]bool{"seats": true}, List: []views.Queue{
+		{Name: "payment_queue", Ready: 0, Consumers: 1},
+		{Name: "seat_update_queue", Ready: 7, Unacked: 2, Consumers: 0, WaitingMore: 3, Waiting: []views.QueueWait{
+			{ID: "06h1fzcjcg4e0wg8", UserID: "gus<b>", Since: t0, For: 12 * time.Second, Note: "seats paused"}}},
 	}}, false))
-	busy := doc.Find(".q.busy")
-	if got := text(busy); got != "seat_update_queue 7 paused" {
-		t.Errorf("the paused queue reads %q, want its depth and that it is paused", got)
+	row := doc.Find(`tr[data-queue="seat_update_queue"]`)
+	if !row.HasClass("busy") {
+		t.Error("a queue with messages ready is not marked busy")
+	}
+	if got := text(row.Find("th")); got != "seat_update_queue paused" {
+		t.Errorf("the paused queue's name reads %q", got)
+	}
+	if r, u, c := text(row.Find(".q-ready")), text(row.Find(".q-unacked")), text(row.Find(".q-consumers")); r != "7" || u != "2" || c != "0" {
+		t.Errorf("ready/unacked/consumers = %s/%s/%s, want 7/2/0", r, u, c)
+	}
+	link := row.Find("a.qw")
+	if href := link.AttrOr("href", ""); href != "/bookings/06h1fzcjcg4e0wg8" {
+		t.Errorf("the waiting booking links to %q", href)
+	}
+	if got := text(link); got != "…4e0wg8 gus<b> 12 s" {
+		t.Errorf("the waiting booking reads %q, want its id, user (escaped) and age", got)
+	}
+	if !strings.Contains(link.AttrOr("title", ""), "seats paused") {
+		t.Errorf("the waiting booking's title %q does not say why it waits", link.AttrOr("title", ""))
+	}
+	if got := text(row.Find(".qw-more")); got != "+3 more" {
+		t.Errorf("the rest read %q, want +3 more", got)
+	}
+	if _, ok := doc.Find(`tr[data-queue="payment_queue"]`).Attr("class"); !ok || doc.Find(`tr[data-queue="payment_queue"]`).HasClass("busy") {
+		t.Error("an empty queue is marked busy")
 	}
 	doc, _ = mustRender(t, views.BrokerStatus(views.Broker{Known: true, Connected: false, Err: "connection refused", Since: t0}, true))
 	if got := text(doc.Find("#broker")); !strings.Contains(got, "RabbitMQ unreachable since 12:00:00") {

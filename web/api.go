@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/booking"
@@ -23,10 +24,19 @@ type BookingView struct {
 	Waiting *Waiting         `json:"waiting,omitempty"`
 }
 
-// Waiting says where a pending booking's next step waits, and since when.
+// Waiting says where a booking's next step waits, and since when. The
+// contract promises it while a booking is pending; it is also given until
+// the user is told, so a notification being retried shows where it is.
 type Waiting struct {
 	Queue string    `json:"queue"`
 	Since time.Time `json:"since"`
+	// Step is the participant that takes the next step.
+	Step string `json:"step"`
+	// Attempt and MaxAttempts are set while a notification is retried.
+	Attempt     int `json:"attempt,omitempty"`
+	MaxAttempts int `json:"max_attempts,omitempty"`
+	// Note says why it may wait longer than usual, e.g. "seats paused".
+	Note string `json:"note,omitempty"`
 }
 
 // errBody is how readBody reports a body it will not take.
@@ -178,21 +188,86 @@ func (s *Server) bookingView(ctx context.Context, id string) (BookingView, error
 			return v, err
 		}
 	}
-	v.Waiting = waitingOf(b, v.Events)
+	v.Waiting = waitingOf(b, v.Events, s.cfg.Switches.All())
 	return v, nil
 }
 
-// waitingOf derives where a pending booking waits from its last event: the
-// message sent last is the one whose handler has not finished yet.
-func waitingOf(b booking.Booking, events []observer.Event) *Waiting {
-	if b.Status != booking.StatusPending {
+// waitingOf derives where a booking waits from the last work message the
+// observer saw for it: the message sent last is the one whose handler has
+// not finished yet. Notes and the "told" event go to no work queue, so they
+// are skipped. A booking that is decided and told waits nowhere.
+func waitingOf(b booking.Booking, events []observer.Event, switches map[string]saga.Switch) *Waiting {
+	if b.Status != booking.StatusPending && b.Notified {
 		return nil
 	}
-	if len(events) == 0 {
-		return &Waiting{Queue: saga.PaymentQueue, Since: b.CreatedAt}
+	w := &Waiting{Queue: saga.PaymentQueue, Since: b.CreatedAt}
+	for i := len(events) - 1; i >= 0; i-- {
+		if _, ok := stepOf(events[i].Queue); ok {
+			w.Queue, w.Since, w.Attempt = events[i].Queue, events[i].At, events[i].Attempt
+			break
+		}
 	}
-	last := events[len(events)-1]
-	return &Waiting{Queue: last.Queue, Since: last.At}
+	if b.Status != booking.StatusPending && w.Queue != saga.NotificationQueue && !isRetryQueue(w.Queue) {
+		// Decided, and the event that tells the user is not seen yet: it
+		// goes to notification_queue.
+		w.Queue, w.Attempt = saga.NotificationQueue, 0
+	}
+	w.Step, _ = stepOf(w.Queue)
+	var notes []string
+	if isRetryQueue(w.Queue) {
+		w.MaxAttempts = saga.MaxNotificationAttempts
+		notes = append(notes, fmt.Sprintf("retry %d of %d for notification", w.Attempt, w.MaxAttempts))
+	} else {
+		w.Attempt = 0
+	}
+	if part, ok := switchOf[w.Queue]; ok {
+		sw := switches[part]
+		switch {
+		case sw.Paused:
+			notes = append(notes, part+" paused")
+		case sw.DelayMS > 0:
+			notes = append(notes, fmt.Sprintf("%s waits %d ms per message", part, sw.DelayMS))
+		}
+	}
+	w.Note = strings.Join(notes, "; ")
+	return w
+}
+
+// stepOf names the participant that consumes a work queue.
+func stepOf(queue string) (string, bool) {
+	switch queue {
+	case saga.PaymentQueue, saga.RefundQueue:
+		return saga.PartPayment, true
+	case saga.SeatUpdateQueue, saga.SeatVoidQueue:
+		return saga.PartSeats, true
+	case saga.CompensationQueue:
+		return saga.PartCompensation, true
+	case saga.SeatReleaseQueue:
+		return saga.PartBooking, true
+	case saga.NotificationQueue:
+		return saga.PartNotification, true
+	}
+	if isRetryQueue(queue) {
+		return saga.PartNotification, true
+	}
+	return "", false
+}
+
+// switchOf names the switch whose pause and delay hold up a queue. A retry
+// waits in its holding queue and then in notification_queue.
+var switchOf = map[string]string{
+	saga.PaymentQueue:      saga.PartPayment,
+	saga.SeatUpdateQueue:   saga.PartSeats,
+	saga.NotificationQueue: saga.PartNotification,
+}
+
+func isRetryQueue(q string) bool {
+	for _, r := range saga.NotificationRetryQueues {
+		if r.Name == q {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) listBookings(w http.ResponseWriter, r *http.Request) {
@@ -347,15 +422,6 @@ func (s *Server) replayDeadLetter(w http.ResponseWriter, r *http.Request) {
 	}
 	s.live.DeadLettersChanged()
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "replayed"})
-}
-
-func (s *Server) queues(w http.ResponseWriter, r *http.Request) {
-	stats, err := s.cfg.Broker.Inspect(r.Context(), saga.WorkQueues())
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "cannot read queue depths: "+err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, stats)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -61,6 +61,7 @@ type Live struct {
 	mu     sync.Mutex
 	marks  marks
 	rates  rates
+	steps  stepTimes
 	queues views.Queues
 	broker views.Broker
 
@@ -81,19 +82,23 @@ type Live struct {
 
 // marks are what changed since the last frame.
 type marks struct {
-	bookings                                             map[string]struct{}
-	seats, stats, rates, switches, notices, dead, queues bool
+	bookings                                                         map[string]struct{}
+	seats, stats, rates, switches, notices, dead, queues, invariants bool
 }
 
 func newLive(s *Server) *Live {
-	l := &Live{s: s, hub: ws.New(ws.Options{Log: s.log}), assets: loadAssets(), last: map[string][]byte{}}
+	l := &Live{s: s, hub: ws.New(ws.Options{Log: s.log}), assets: loadAssets(), last: map[string][]byte{}, steps: newStepTimes()}
 	l.marks.bookings = map[string]struct{}{}
 	ctx, cancel := context.WithCancel(context.Background())
 	l.stop = cancel
-	l.done.Add(2)
+	l.done.Add(3)
 	go func() {
 		defer l.done.Done()
 		l.run(ctx)
+	}()
+	go func() {
+		defer l.done.Done()
+		l.watchSwitches(ctx)
 	}()
 	go func() {
 		defer l.done.Done()
@@ -117,6 +122,31 @@ func (l *Live) SwitchesChanged() {
 	l.mu.Unlock()
 }
 
+// watchSwitches redraws the switches whenever they change, however they
+// changed: a form, another process, or a participant counting down
+// "fail the next N".
+func (l *Live) watchSwitches(ctx context.Context) {
+	if l.s.cfg.Switches == nil {
+		return
+	}
+	for {
+		changed := l.s.cfg.Switches.Changed()
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+			l.SwitchesChanged()
+		}
+	}
+}
+
+// InvariantsChanged is called when a rule starts or stops holding.
+func (l *Live) InvariantsChanged() {
+	l.mu.Lock()
+	l.marks.invariants = true
+	l.mu.Unlock()
+}
+
 // DeadLettersChanged is called when a dead letter arrived or was replayed.
 func (l *Live) DeadLettersChanged() {
 	l.mu.Lock()
@@ -132,6 +162,7 @@ func (l *Live) EventsObserved(events []observer.Event) {
 		if e.BookingID != "" {
 			l.markBooking(e.BookingID)
 		}
+		l.steps.observe(e)
 		switch e.Type {
 		case saga.TypeBookingCreated:
 			created++
@@ -182,6 +213,7 @@ func (l *Live) deferMarks(m marks) {
 	k := &l.marks
 	k.seats, k.stats, k.rates, k.switches = k.seats || m.seats, k.stats || m.stats, k.rates || m.rates, k.switches || m.switches
 	k.notices, k.dead, k.queues = k.notices || m.notices, k.dead || m.dead, k.queues || m.queues
+	k.invariants = k.invariants || m.invariants
 }
 
 func (l *Live) close() {
@@ -292,8 +324,13 @@ func (l *Live) dashboardDelta(ctx context.Context, m marks) []byte {
 		}
 	}
 	if m.queues {
-		l.region(ctx, &out, "queues", views.QueuesStrip(l.queuesView(), true))
+		l.region(ctx, &out, "queues", views.QueuePanel(l.queuesView(), true))
 		l.region(ctx, &out, "broker", views.BrokerStatus(l.brokerView(), true))
+	}
+	if m.invariants {
+		inv := l.s.invariantsView()
+		l.region(ctx, &out, "invariants", views.InvariantsPanel(inv, true))
+		l.region(ctx, &out, "inv-pill", views.InvariantsPill(inv, true))
 	}
 	if m.notices {
 		if n, err := l.s.noticesView(ctx); err == nil {
@@ -342,6 +379,7 @@ func (l *Live) statsBar(ctx context.Context, changed bool) templ.Component {
 	st := l.counts
 	l.mu.Lock()
 	st.BookingsPerSec, st.MessagesPerSec = l.rates.perSecond(time.Now())
+	st.Steps = l.steps.views()
 	l.mu.Unlock()
 	return views.StatsBar(st, true)
 }
@@ -395,7 +433,9 @@ func (l *Live) dashboardSnapshot(ctx context.Context) []byte {
 		c    func() templ.Component
 	}{
 		{"stats", func() templ.Component { return l.statsBar(ctx, false) }},
-		{"queues", func() templ.Component { return views.QueuesStrip(l.queuesView(), true) }},
+		{"queues", func() templ.Component { return views.QueuePanel(l.queuesView(), true) }},
+		{"invariants", func() templ.Component { return views.InvariantsPanel(l.s.invariantsView(), true) }},
+		{"inv-pill", func() templ.Component { return views.InvariantsPill(l.s.invariantsView(), true) }},
 		{"broker", func() templ.Component { return views.BrokerStatus(l.brokerView(), true) }},
 		{"notices", func() templ.Component { n, _ := l.s.noticesView(ctx); return views.NoticesPanel(n, true) }},
 		{"dead-letters", func() templ.Component { d, _ := l.s.deadLettersView(ctx); return views.DeadLettersPanel(d, true) }},
@@ -469,18 +509,29 @@ func (l *Live) look(ctx context.Context) {
 	if up {
 		ictx, cancel := context.WithTimeout(ctx, lookEvery*9/10)
 		stats, err := br.Inspect(ictx, saga.WorkQueues())
+		var waiting map[string][]WaitingBooking
+		if err == nil && l.hub.Topics()[dashboardTopic] {
+			// Only a watched dashboard needs to know who waits where.
+			if waiting, err = l.s.waitingByQueue(ictx); err != nil {
+				l.s.log.Warn("live: could not find the waiting bookings", "err", err)
+				err = nil
+			}
+		}
 		cancel()
 		if err != nil {
 			q.Err = err.Error()
 		} else {
-			q.List = queueViews(stats)
+			q.List = queueViews(stats, waiting, time.Now())
 		}
 	} else {
 		q.Err = "RabbitMQ is unreachable"
 	}
 	l.mu.Lock()
 	l.broker, l.queues = b, q
-	l.marks.queues, l.marks.rates = true, true
+	// The invariants panel says how long ago it was checked: redraw it
+	// with the queues. A change of verdict is pushed at once, by
+	// InvariantsChanged.
+	l.marks.queues, l.marks.rates, l.marks.invariants = true, true, true
 	l.mu.Unlock()
 }
 

@@ -63,6 +63,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(&b, "sagaboard_bookings{status=\"compensated\"} %d\n", st.Compensated)
 		}
 	}
+	s.invariantMetrics(&b)
 	up, _, outages, _ := s.cfg.Broker.Status()
 	b.WriteString("# HELP sagaboard_broker_up Whether the broker connection is open.\n# TYPE sagaboard_broker_up gauge\n")
 	fmt.Fprintf(&b, "sagaboard_broker_up %d\n", map[bool]int{false: 0, true: 1}[up])

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/sagaboard/sagaboard/services/booking"
 	"github.com/sagaboard/sagaboard/services/observer"
@@ -39,15 +40,15 @@ func viewEvent(e observer.Event) views.Event {
 	return v
 }
 
-func viewBooking(b booking.Booking, events []observer.Event) views.Booking {
+func viewBooking(b booking.Booking, events []observer.Event, switches map[string]saga.Switch) views.Booking {
 	v := views.Booking{ID: b.ID, UserID: b.UserID, Seats: b.Seats, AmountCents: b.AmountCents, Status: b.Status,
 		Notified: b.Notified, Reason: b.Reason, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt,
 		Events: make([]views.Event, len(events))}
 	for i, e := range events {
 		v.Events[i] = viewEvent(e)
 	}
-	if w := waitingOf(b, events); w != nil {
-		v.Waiting = &views.Waiting{Queue: w.Queue, Since: w.Since}
+	if w := waitingOf(b, events, switches); w != nil {
+		v.Waiting = &views.Waiting{Queue: w.Queue, Since: w.Since, For: time.Since(w.Since), Note: w.Note}
 	}
 	return v
 }
@@ -66,8 +67,9 @@ func (s *Server) withEvents(ctx context.Context, list []booking.Booking) ([]view
 		}
 	}
 	out := make([]views.Booking, len(list))
+	switches := s.cfg.Switches.All()
 	for i, b := range list {
-		out[i] = viewBooking(b, events[b.ID])
+		out[i] = viewBooking(b, events[b.ID], switches)
 	}
 	return out, nil
 }
@@ -165,7 +167,8 @@ func (s *Server) switchViews() []views.Switch {
 	out := make([]views.Switch, 0, len(saga.SwitchParts))
 	for _, p := range saga.SwitchParts {
 		sw := all[p]
-		out = append(out, views.Switch{Part: p, FailRate: sw.FailRate, DelayMS: sw.DelayMS, Paused: sw.Paused, Queue: switchQueues[p]})
+		out = append(out, views.Switch{Part: p, FailRate: sw.FailRate, DelayMS: sw.DelayMS, Paused: sw.Paused, Queue: switchQueues[p],
+			FailNext: sw.FailNext, UserID: sw.UserID})
 	}
 	return out
 }
@@ -178,26 +181,6 @@ func (s *Server) pausedParts() map[string]bool {
 		}
 	}
 	return out
-}
-
-// queueViews turns queue depths into the strip's entries. The retry queues
-// are one entry: they hold messages for a while by design and have no
-// consumer, so apart they would only look broken.
-func queueViews(stats []saga.QueueStat) []views.Queue {
-	retry := map[string]bool{}
-	for _, r := range saga.NotificationRetryQueues {
-		retry[r.Name] = true
-	}
-	var out []views.Queue
-	held := views.Queue{Name: "notification_retry_*", Holding: true}
-	for _, q := range stats {
-		if retry[q.Name] {
-			held.Ready += q.Ready
-			continue
-		}
-		out = append(out, views.Queue{Name: q.Name, Ready: q.Ready, Consumers: q.Consumers})
-	}
-	return append(out, held)
 }
 
 func (s *Server) noticesView(ctx context.Context) (views.Notices, error) {

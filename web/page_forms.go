@@ -138,13 +138,27 @@ func (s *Server) switchRows() []templ.Component {
 	return out
 }
 
+// describeSwitch says what a switch does now, for the page's answer:
+// "payment fails the next 3 messages, then 50 %, only for alice".
 func describeSwitch(part string, sw saga.Switch) string {
 	var b strings.Builder
 	b.WriteString(part + " ")
-	if sw.FailRate > 0 {
+	switch {
+	case sw.FailNext > 0 && sw.FailRate > 0:
+		b.WriteString("fails the next " + nMessages(sw.FailNext) + ", then " + views.Percent(sw.FailRate))
+	case sw.FailNext > 0:
+		b.WriteString("fails the next " + nMessages(sw.FailNext))
+	case sw.FailRate > 0:
 		b.WriteString("fails " + views.Percent(sw.FailRate))
-	} else {
+	default:
 		b.WriteString("does not fail")
+	}
+	if sw.UserID != "" {
+		if sw.FailNext > 0 || sw.FailRate > 0 {
+			b.WriteString(", only for " + views.Clip(sw.UserID, 32))
+		} else {
+			b.WriteString(" (failures would be only for " + views.Clip(sw.UserID, 32) + ")")
+		}
 	}
 	if sw.DelayMS > 0 {
 		b.WriteString(", waits " + strconv.Itoa(sw.DelayMS) + " ms per message")
@@ -155,12 +169,24 @@ func describeSwitch(part string, sw saga.Switch) string {
 	return b.String()
 }
 
+func nMessages(n int) string {
+	if n == 1 {
+		return "message"
+	}
+	return strconv.Itoa(n) + " messages"
+}
+
 // patchFromForm turns form fields named {participant}.{field} into a
 // switch patch. A field that is absent is left as it is. A checkbox sends
 // nothing when unticked, so each form has a hidden "false" before it: the
-// last value of a field wins.
+// last value of a field wins. An empty fail_next is 0 and an empty user_id
+// is everyone. The row sends fail_next with every change, so it also sends
+// fail_next_shown, the count it was drawn with: a fail_next still equal to
+// it was not touched and is left out, so changing the delay does not set
+// the count again (nor send it to other processes as a new setting).
 func patchFromForm(form url.Values) (map[string]saga.SwitchPatch, error) {
 	raw := map[string]map[string]any{}
+	shown := map[string]int{}
 	for key, vals := range form {
 		part, field, ok := strings.Cut(key, ".")
 		if !ok || len(vals) == 0 {
@@ -192,8 +218,28 @@ func patchFromForm(form url.Values) (map[string]saga.SwitchPatch, error) {
 			default:
 				return nil, fmt.Errorf("%w: %s.paused must be true or false", saga.ErrInvalid, views.Clip(part, 32))
 			}
+		case "fail_next", "fail_next_shown":
+			n := 0
+			if val != "" {
+				var err error
+				if n, err = strconv.Atoi(val); err != nil {
+					return nil, fmt.Errorf("%w: %s.fail_next must be a whole number of messages from 0 to %d", saga.ErrInvalid, views.Clip(part, 32), saga.MaxFailNext)
+				}
+			}
+			if field == "fail_next_shown" {
+				shown[part] = n
+			} else {
+				raw[part][field] = n
+			}
+		case "user_id":
+			raw[part][field] = val
 		default:
-			return nil, fmt.Errorf("%w: unknown switch field %q; use fail_rate, delay_ms or paused", saga.ErrInvalid, views.Clip(key, 32))
+			return nil, fmt.Errorf("%w: unknown switch field %q; use fail_rate, delay_ms, paused, fail_next or user_id", saga.ErrInvalid, views.Clip(key, 32))
+		}
+	}
+	for part, n := range shown {
+		if next, ok := raw[part]["fail_next"]; ok && next == n {
+			delete(raw[part], "fail_next")
 		}
 	}
 	body, err := json.Marshal(raw)

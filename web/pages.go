@@ -30,6 +30,9 @@ func (s *Server) pageRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /ui/failures", s.guard(s.switchesFromForm))
 	m.HandleFunc("POST /ui/dead-letters/{id}/replay", s.guard(s.replayFromPage))
 	m.HandleFunc("POST /ui/token", s.rememberToken)
+	m.HandleFunc("GET /compare", s.comparePage)
+	m.HandleFunc("POST /ui/load", s.guard(s.loadFromForm))
+	m.HandleFunc("POST /api/load", s.guard(s.loadFromAPI))
 	m.HandleFunc("/", s.notFound)
 }
 
@@ -73,7 +76,7 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	d := views.Dashboard{Page: s.page(r, "sagaboard", "/ws"), Filter: filterOf(r.URL.Query()), ListLimit: listLimit,
-		Switches: s.switchViews(), Queues: s.live.queuesView(), Broker: s.live.brokerView()}
+		Switches: s.switchViews(), Queues: s.live.queuesView(), Broker: s.live.brokerView(), Invariants: s.invariantsView()}
 	seats, err := s.seats(ctx)
 	if err != nil {
 		s.pageError(w, r, err)
@@ -86,6 +89,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	s.live.mu.Lock()
 	d.Stats.BookingsPerSec, d.Stats.MessagesPerSec = s.live.rates.perSecond(time.Now())
+	d.Stats.Steps = s.live.steps.views()
 	s.live.mu.Unlock()
 	if d.Bookings, err = s.listCards(ctx, d.Filter, listLimit); err != nil {
 		s.pageError(w, r, err)
@@ -125,10 +129,14 @@ func (s *Server) bookingViewCtx(ctx context.Context, id string) (views.Booking, 
 	if err != nil {
 		return views.Booking{}, err
 	}
-	return viewBooking(v.Booking, v.Events), nil
+	return viewBooking(v.Booking, v.Events, s.cfg.Switches.All()), nil
 }
 
 func (s *Server) bookingPage(w http.ResponseWriter, r *http.Request) {
+	if id, ok := exportID(r); ok {
+		s.exportBooking(w, r, id)
+		return
+	}
 	id := r.PathValue("id")
 	b, err := s.bookingViewCtx(r.Context(), id)
 	if errors.Is(err, saga.ErrNotFound) {

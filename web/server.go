@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/booking"
+	"github.com/sagaboard/sagaboard/services/invariants"
 	"github.com/sagaboard/sagaboard/services/notification"
 	"github.com/sagaboard/sagaboard/services/observer"
 	"github.com/sagaboard/sagaboard/services/payment"
@@ -42,6 +43,8 @@ type Config struct {
 	Observer     *observer.Service
 	Switches     *saga.Switches
 	Broker       Broker
+	// Invariants is the invariant checker; nil where it does not run.
+	Invariants *invariants.Checker
 	// PublishSwitches sends a switch change to every other process.
 	PublishSwitches func(ctx context.Context, all map[string]saga.Switch) error
 	// Checks are run by /healthz: one per database in this process.
@@ -60,6 +63,7 @@ type Server struct {
 	live *Live
 	csrf *http.CrossOriginProtection
 	wait waiters
+	load loader // the one "Book N random" load that may run; see load.go
 }
 
 // New returns a server. Call Live() to feed it changes.
@@ -83,8 +87,8 @@ func (s *Server) BookingCommitted(id string) {
 	s.live.BookingChanged(id)
 }
 
-// Close disconnects every dashboard client.
-func (s *Server) Close() { s.live.close() }
+// Close stops a running load and disconnects every dashboard client.
+func (s *Server) Close() { s.load.stop(); s.live.close() }
 
 func (s *Server) routes() {
 	m := s.mux
@@ -100,6 +104,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/dead-letters", s.listDeadLetters)
 	m.HandleFunc("POST /api/dead-letters/{id}/replay", s.guard(s.replayDeadLetter))
 	m.HandleFunc("GET /api/queues", s.queues)
+	m.HandleFunc("GET /api/invariants", s.invariants)
 	m.HandleFunc("GET /healthz", s.healthz)
 	m.HandleFunc("GET /metrics", s.metrics)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

@@ -241,7 +241,12 @@ type Booking struct {
 		Payload   json.RawMessage `json:"payload"`
 	} `json:"events"`
 	Waiting *struct {
-		Queue string `json:"queue"`
+		Queue       string    `json:"queue"`
+		Since       time.Time `json:"since"`
+		Step        string    `json:"step"`
+		Attempt     int       `json:"attempt"`
+		MaxAttempts int       `json:"max_attempts"`
+		Note        string    `json:"note"`
 	} `json:"waiting"`
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/sagaboard/sagaboard/services/booking"
 	"github.com/sagaboard/sagaboard/services/compensation"
+	"github.com/sagaboard/sagaboard/services/invariants"
 	"github.com/sagaboard/sagaboard/services/notification"
 	"github.com/sagaboard/sagaboard/services/observer"
 	"github.com/sagaboard/sagaboard/services/payment"
@@ -173,6 +174,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 
 	var runners []func(context.Context) error
+	var seatsSvc *seats.Service // for the invariant checker, when it runs here
 	cfg := web.Config{Switches: switches, Broker: m.broker, Token: c.Token, Log: m.Log,
 		PublishSwitches: func(ctx context.Context, all map[string]saga.Switch) error {
 			return m.broker.Broadcast(ctx, switchesMessage(all))
@@ -204,7 +206,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			if err != nil {
 				return err
 			}
-			runners = append(runners, svc.Run)
+			seatsSvc, runners = svc, append(runners, svc.Run)
 		case saga.PartCompensation:
 			svc, err := compensation.New(ctx, db, m.broker, m.Log)
 			if err != nil {
@@ -226,10 +228,23 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 
+	// The invariant checker runs wherever Booking does, over the stores
+	// this process holds; it says which rules it cannot check here.
+	if cfg.Booking != nil {
+		chk, err := newChecker(ctx, cfg.Booking, cfg.Payment, seatsSvc, cfg.Observer, m.Log)
+		if err != nil {
+			return err
+		}
+		cfg.Invariants, runners = chk, append(runners, chk.Run)
+	}
+
 	m.server = web.New(cfg)
 	live := m.server.Live()
 	if cfg.Booking != nil {
 		cfg.Booking.OnChange(m.server.BookingCommitted)
+	}
+	if cfg.Invariants != nil {
+		cfg.Invariants.OnChange(live.InvariantsChanged)
 	}
 	if cfg.Observer != nil {
 		cfg.Observer.OnEvents(live.EventsObserved)
@@ -283,6 +298,30 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.Log.Info("sagaboard ready", "parts", strings.Join(c.Only, ","), "data", c.Data)
 	}
 	return nil
+}
+
+// newChecker builds the invariant checker over the stores given; any but
+// Booking's may be nil.
+func newChecker(ctx context.Context, b *booking.Service, p *payment.Service, st *seats.Service, o *observer.Service, log *slog.Logger) (*invariants.Checker, error) {
+	ba, err := b.Audit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := invariants.Config{Bookings: ba, Log: log}
+	// Only non-nil stores become interfaces: a nil pointer in an interface
+	// would not read as "not here".
+	if p != nil {
+		c.Ledger = p.Audit()
+	}
+	if st != nil {
+		if c.Tickets, err = st.Audit(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if o != nil {
+		c.Events = o.Audit()
+	}
+	return invariants.New(c)
 }
 
 func switchesMessage(all map[string]saga.Switch) saga.Message {

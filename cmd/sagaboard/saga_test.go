@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -121,13 +122,31 @@ func TestFailingNotificationIsRetriedWithoutChangingTheOutcome(t *testing.T) {
 		return b.Status == "confirmed" && slices.Contains(eventTypes(b), "NotificationRetry")
 	})
 	// While notification keeps failing the booking stays confirmed and
-	// unnotified, and the retries keep coming.
+	// unnotified, and the retries keep coming. It says where it waits: a
+	// retry queue, with the attempt, or notification_queue between two.
 	deadline := time.Now().Add(1500 * time.Millisecond)
+	sawRetry := false
 	for time.Now().Before(deadline) {
-		if b := p.Get(id); b.Status != "confirmed" || b.Notified {
+		b := p.Get(id)
+		if b.Status != "confirmed" || b.Notified {
 			t.Fatalf("while notification fails: status=%s notified=%v, want confirmed and not notified", b.Status, b.Notified)
 		}
+		switch w := b.Waiting; {
+		case w == nil:
+			t.Fatal("a confirmed booking whose user is not told yet says it waits nowhere")
+		case strings.HasPrefix(w.Queue, "notification_retry_"):
+			sawRetry = true
+			want := fmt.Sprintf("retry %d of %d for notification", w.Attempt, w.MaxAttempts)
+			if w.Step != "notification" || w.Attempt < 1 || w.MaxAttempts != 40 || w.Note != want {
+				t.Errorf("waiting in a retry queue = %+v, want step notification and the note %q", *w, want)
+			}
+		case w.Queue != "notification_queue" || w.Step != "notification":
+			t.Errorf("waiting = %+v, want a retry queue or notification_queue", *w)
+		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if !sawRetry {
+		t.Error("in 1.5 s of failing notifications the booking never said it waits for a retry")
 	}
 	retries := 0
 	for _, e := range p.Get(id).Events {
