@@ -85,21 +85,6 @@ func (b *loopBus) Consume(ctx context.Context, name string, _ saga.ConsumeOption
 
 func (b *loopBus) Replay(context.Context, string, saga.Message) error { return nil }
 
-// upBroker is a broker that is always up and has empty queues.
-type upBroker struct{}
-
-func (upBroker) Healthy() error { return nil }
-func (upBroker) Status() (bool, error, int, time.Time) {
-	return true, nil, 0, time.Now()
-}
-func (upBroker) Inspect(_ context.Context, queues []string) ([]saga.QueueStat, error) {
-	out := make([]saga.QueueStat, len(queues))
-	for i, q := range queues {
-		out[i] = saga.QueueStat{Name: q, Consumers: 1}
-	}
-	return out, nil
-}
-
 // lab is the whole program in one test: the web server over real SQLite
 // stores in a temporary folder, a venue of 3×4 seats, and, when started
 // with run, every participant consuming from a loopBus.
@@ -149,7 +134,7 @@ func mustLab(t *testing.T, o labOptions) *lab {
 	must(err)
 	cp, err := compensation.New(ctx, open("compensation"), bus, log)
 	must(err)
-	cfg := web.Config{Booking: bk, Notification: nt, Observer: ob, Switches: sw, Broker: upBroker{}, Token: o.token, Log: log}
+	cfg := web.Config{Booking: bk, Notification: nt, Observer: ob, Switches: sw, Broker: &fakeBroker{}, Token: o.token, Log: log}
 	var pay *payment.Service
 	if !o.noPayment {
 		pay, err = payment.New(ctx, open("payment"), bus, sw, log)
