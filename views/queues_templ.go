@@ -81,7 +81,7 @@ func QueuePanel(q Queues, oob bool) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<table class=\"qtable\"><thead><tr><th scope=\"col\">queue</th><th scope=\"col\" class=\"num\" title=\"messages waiting to be delivered\">ready</th><th scope=\"col\" class=\"num\" title=\"delivered to this process's consumers and not yet acknowledged\">unacked</th><th scope=\"col\" class=\"num\" title=\"consumers reading the queue\">consumers</th><th scope=\"col\">bookings waiting here, oldest first</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<table class=\"qtable\"><thead><tr><th scope=\"col\">queue</th><th scope=\"col\" class=\"num\" title=\"messages waiting to be delivered\">ready</th><th scope=\"col\" class=\"num\" title=\"taken in hand by this process's consumers and not yet acknowledged (messages prefetched but not yet read are not counted)\">unacked</th><th scope=\"col\" class=\"num\" title=\"consumers reading the queue\">consumers</th><th scope=\"col\">bookings waiting here, oldest first</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -419,3 +419,33 @@ func TestFormMessageLinksTheBooking(t *testing.T) {
 		t.Errorf("error reads %q", got)
 	}
 }
+
+// A booking says where it waits: a pending one instead of a reason, a
+// decided one whose user is not told yet under its reason, so the reason
+// (and whether a switch caused it) stays in sight while notification fails.
+func TestCardSaysWhereABookingWaits(t *testing.T) {
+	b := booking("b3", "gus", views.StatusPending, happyEvents[:2])
+	b.Waiting = &views.Waiting{Queue: "seat_update_queue", Since: t0, For: 12 * time.Second, Note: "seats paused"}
+	doc, _ := mustRender(t, views.BookingCard(b))
+	if got := text(doc.Find(".why")); got != "● waiting in seat_update_queue for 12 s — seats paused" {
+		t.Errorf("a pending booking reads %q", got)
+	}
+	if got := doc.Find(".why .since").AttrOr("data-since", ""); got != views.Stamp(t0) {
+		t.Errorf("the age ticks from %q, want %s", got, views.Stamp(t0))
+	}
+	d := booking("b4", "dave", views.StatusCompensated, slices.Clone(declinedEvents))
+	d.Events[1].Injected = true
+	d.Notified = false
+	d.Waiting = &views.Waiting{Queue: "notification_retry_2s", Since: t0, For: 3 * time.Second, Note: "retry 3 of 40 for notification"}
+	doc, _ = mustRender(t, views.BookingCard(d))
+	lines := doc.Find(".why")
+	if lines.Length() != 2 {
+		t.Fatalf("%d .why lines for a compensated booking not told yet, want the reason and where it waits", lines.Length())
+	}
+	if got := text(lines.First()); got != "⚡ injected declined: payment.fail_rate=1" {
+		t.Errorf("the reason reads %q", got)
+	}
+	if got := text(lines.Last()); got != "● waiting in notification_retry_2s for 3 s — retry 3 of 40 for notification" {
+		t.Errorf("the waiting line reads %q", got)
+	}
+}

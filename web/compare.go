@@ -46,7 +46,9 @@ func (s *Server) comparePage(w http.ResponseWriter, r *http.Request) {
 		}
 		*id, resolved = found, true
 	}
-	if resolved {
+	// Redirect to the real ids only when every side resolved: a side with
+	// no such booking keeps its sentence on this page instead.
+	if resolved && problems[0] == "" && problems[1] == "" {
 		http.Redirect(w, r, views.CompareURL(a, b), http.StatusSeeOther)
 		return
 	}

@@ -78,7 +78,8 @@ func (st *stepTimes) observe(e observer.Event) {
 		st.order = append(st.order, e.BookingID)
 	}
 	sample := func(step string, from time.Time) {
-		if !from.IsZero() && e.At.After(from) {
+		// Timestamps are whole milliseconds: a step within one counts 0.
+		if !from.IsZero() && !e.At.Before(from) {
 			st.samples[step].add(e.At.Sub(from))
 		}
 	}

@@ -372,6 +372,46 @@ func TestDelaySlowsTheStep(t *testing.T) {
 	if d := paid.Sub(created); d < 400*time.Millisecond {
 		t.Errorf("payment answered %s after the booking, want at least the 400 ms delay", d)
 	}
+
+	// A backlog behind a slowed step stays visible in the queue: the step
+	// takes one message at a time, and the queue panel says who waits.
+	var backlog []string
+	for _, seat := range []string{"J1", "J2", "J3", "J4", "J5"} {
+		backlog = append(backlog, p.Book("ivan", seat))
+	}
+	var qs []struct {
+		Name    string `json:"name"`
+		Ready   int    `json:"ready"`
+		Unacked int    `json:"unacked"`
+		Waiting []struct {
+			ID   string `json:"booking_id"`
+			Note string `json:"note"`
+		} `json:"waiting"`
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		p.Do("GET", "/api/queues", nil, &qs)
+		var pq = qs[0]
+		if pq.Name != "payment_queue" {
+			t.Fatalf("the first queue is %s, want payment_queue", pq.Name)
+		}
+		if pq.Ready >= 3 && pq.Unacked <= 1 && len(pq.Waiting) >= 4 {
+			if pq.Waiting[0].ID != backlog[0] && pq.Waiting[0].ID != backlog[1] {
+				t.Errorf("the oldest waiting booking is %s, want one of the first two booked", pq.Waiting[0].ID)
+			}
+			if pq.Waiting[0].Note != "payment waits 400 ms per message" {
+				t.Errorf("a booking behind the delay waits with the note %q", pq.Waiting[0].Note)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("behind a 400 ms delay with 5 bookings, payment_queue shows %d ready, %d unacked, %d waiting; want the backlog ready and listed", pq.Ready, pq.Unacked, len(pq.Waiting))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, id := range backlog {
+		p.WaitFor(id, 10*time.Second, "confirmed", func(b Booking) bool { return b.Status == "confirmed" })
+	}
 	p.SetSwitches(`{"payment":{"delay_ms":0}}`)
 	id = p.Book("ivan", "I2")
 	b = p.WaitFor(id, 10*time.Second, "confirmed", func(b Booking) bool { return b.Status == "confirmed" })

@@ -111,6 +111,10 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, venue saga.Venue, dea
 		`CREATE INDEX IF NOT EXISTS bookings_status ON bookings (status, id)`,
 		`CREATE INDEX IF NOT EXISTS bookings_user ON bookings (user_id, id)`,
 		`CREATE INDEX IF NOT EXISTS bookings_notified ON bookings (notified)`,
+		// The queue panel lists decided bookings whose user is not told
+		// yet, oldest first: a partial index holds exactly those, so the
+		// list never walks the pending ones.
+		`CREATE INDEX IF NOT EXISTS bookings_untold ON bookings (id) WHERE notified = 0 AND status <> 'pending'`,
 		// Selling and releasing find a booking's seats by booking_id;
 		// without this every confirmation scans the whole venue.
 		`CREATE INDEX IF NOT EXISTS seats_booking ON seats (booking_id)`,

@@ -335,7 +335,7 @@ func (c *Checker) changed(r Report) {
 	if r.State == StateViolated {
 		c.log.Warn("an invariant is broken", "violations", len(r.Violations), "first_rule", r.Violations[0].Rule,
 			"first_booking", r.Violations[0].BookingID, "detail", r.Violations[0].Detail)
-	} else if strings.HasPrefix(c.last, StateViolated) {
+	} else if strings.HasPrefix(c.last, StateViolated) && len(r.Violations) == 0 {
 		c.log.Info("every violation has cleared", "state", r.State)
 	}
 	c.last = b.String()
@@ -419,11 +419,11 @@ func (c *Checker) check(ctx context.Context) (int, int, error) {
 		changed := 0
 		for _, f := range c.feeds {
 			ids, err := f.next(ctx, c.cfg.Batch)
-			if err != nil {
-				return 0, 0, fmt.Errorf("invariants: read %s changes: %w", f.name, err)
-			}
 			for _, id := range ids {
 				c.carry[id] = true
+			}
+			if err != nil {
+				return 0, 0, fmt.Errorf("invariants: read %s changes: %w", f.name, err)
 			}
 			changed += len(ids)
 		}
@@ -731,7 +731,9 @@ func (f *feed) next(ctx context.Context, limit int) ([]string, error) {
 		}
 		late, err := f.src.Changes(ctx, f.lag, limit)
 		if err != nil {
-			return nil, err
+			// The forward rows are marked seen: hand them over anyway, so
+			// the caller keeps them for the next check.
+			return ids, err
 		}
 		take(late)
 		f.lag = floor // round again from the start of the overlap

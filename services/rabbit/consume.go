@@ -69,7 +69,15 @@ func (b *Broker) consumeSession(ctx context.Context, s *session, queue string, o
 	// Closing the channel requeues whatever it holds unacked: that is how a
 	// pause or a shutdown hands its prefetched messages back.
 	defer ch.Close()
-	if err := ch.Qos(opt.Prefetch, 0, false); err != nil {
+	// A slowed step takes one message at a time from the broker, so the
+	// rest wait as "ready" where the dashboard can count them, instead of
+	// sitting unseen in this process's prefetch.
+	slow := opt.Delay != nil && opt.Delay() > 0
+	prefetch := opt.Prefetch
+	if slow {
+		prefetch = 1
+	}
+	if err := ch.Qos(prefetch, 0, false); err != nil {
 		return fmt.Errorf("rabbit: qos for %s: %w", queue, err)
 	}
 	// Take the change channel before the last look at the switch, so a
@@ -110,6 +118,9 @@ func (b *Broker) consumeSession(ctx context.Context, s *session, queue string, o
 			if opt.Paused != nil && opt.Paused() {
 				return nil
 			}
+			if opt.Delay != nil && (opt.Delay() > 0) != slow {
+				return nil // start again with the prefetch that fits
+			}
 		case err := <-ackErr:
 			ackErr <- err // for the deferred drain
 			return err
@@ -119,6 +130,8 @@ func (b *Broker) consumeSession(ctx context.Context, s *session, queue string, o
 			}
 			batch := make([]amqp.Delivery, 1, opt.MaxBatch)
 			batch[0] = d
+			held.Add(1)
+			taken.Add(1)
 			max := opt.MaxBatch
 			if opt.Delay != nil {
 				if wait := opt.Delay(); wait > 0 {
@@ -142,12 +155,12 @@ func (b *Broker) consumeSession(ctx context.Context, s *session, queue string, o
 						break more
 					}
 					batch = append(batch, d)
+					held.Add(1)
+					taken.Add(1)
 				default:
 					break more
 				}
 			}
-			held.Add(int64(len(batch)))
-			taken.Add(int64(len(batch)))
 			select {
 			case acks <- b.handle(ctx, queue, batch, h):
 			case err := <-ackErr:

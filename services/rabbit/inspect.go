@@ -10,7 +10,9 @@ import (
 
 // Inspect returns the depth of each queue. AMQP tells ready messages and
 // consumers; the broker's unacked counts need the management plugin, so
-// Unacked is what this process's own consumers hold (see the README).
+// Unacked is what this process's consumers have taken in hand and not yet
+// settled. Messages the broker has pushed ahead (the prefetch) and no
+// consumer has read yet are in neither count (see the README).
 func (b *Broker) Inspect(ctx context.Context, queues []string) ([]saga.QueueStat, error) {
 	s, err := b.session(ctx)
 	if err != nil {
