@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver; no cgo
@@ -25,7 +24,6 @@ type DB struct {
 	R     *sql.DB // readers
 	Path  string
 	cache stmts
-	group group
 }
 
 // Open opens (creating if missing) the database at path, with its folder, in
@@ -67,7 +65,6 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxIdleConns(4)
 
 	db := &DB{W: w, R: r, Path: path}
-	db.startGroup()
 	if err := db.Migrate(ctx, baseSchema...); err != nil {
 		db.Close()
 		return nil, err
@@ -82,7 +79,6 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	db.stopGroup()
 	db.cache.mu.Lock()
 	for _, s := range db.cache.m {
 		s.Close()
@@ -125,11 +121,6 @@ func (db *DB) AddColumn(ctx context.Context, table, column, decl string) error {
 	}
 	// Names cannot be bound as parameters; callers pass constants.
 	if _, err := db.W.ExecContext(ctx, `ALTER TABLE "`+table+`" ADD COLUMN "`+column+`" `+decl); err != nil {
-		// Two processes sharing the file may both have looked before
-		// either added it: the one that comes second finds it there.
-		if strings.Contains(err.Error(), "duplicate column name") {
-			return nil
-		}
 		return fmt.Errorf("sqlite: add %s.%s to %s: %w", table, column, db.Path, err)
 	}
 	return nil
