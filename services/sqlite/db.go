@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver; no cgo
@@ -121,6 +122,11 @@ func (db *DB) AddColumn(ctx context.Context, table, column, decl string) error {
 	}
 	// Names cannot be bound as parameters; callers pass constants.
 	if _, err := db.W.ExecContext(ctx, `ALTER TABLE "`+table+`" ADD COLUMN "`+column+`" `+decl); err != nil {
+		// Two processes sharing the file may both have looked before
+		// either added it: the one that comes second finds it there.
+		if strings.Contains(err.Error(), "duplicate column name") {
+			return nil
+		}
 		return fmt.Errorf("sqlite: add %s.%s to %s: %w", table, column, db.Path, err)
 	}
 	return nil
