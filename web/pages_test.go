@@ -75,6 +75,7 @@ type harness struct {
 	URL       string
 	Switches  *saga.Switches
 	Booking   *booking.Service
+	Server    *web.Server
 	Published chan map[string]saga.Switch
 	client    *http.Client
 }
@@ -112,6 +113,7 @@ func mustServe(t *testing.T, token string) *harness {
 	srv := web.New(web.Config{Booking: bk, Notification: nt, Observer: ob, Switches: sw, Broker: &fakeBroker{}, Token: token, Log: log,
 		PublishSwitches: func(_ context.Context, all map[string]saga.Switch) error { h.Published <- all; return nil }})
 	bk.OnChange(srv.Live().BookingChanged)
+	h.Server = srv
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		srv.Close()
