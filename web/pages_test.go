@@ -488,4 +488,28 @@ func TestLiveFeedSendsASnapshotThenDeltas(t *testing.T) {
 			sawSeat = seat.HasClass("seat-held") && disabled
 		}
 	}
+	// A frame redraws only the seats that changed, not the whole map.
+	if _, err := h.Booking.Create(ctx, "erin", []string{"A1", "B2"}); err != nil {
+		t.Fatal(err)
+	}
+	held := map[string]bool{}
+	for len(held) < 2 {
+		_, msg, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for seats A1 and B2: %v", err)
+		}
+		doc := parse(t, string(msg))
+		if doc.Find("#seatmap").Length() > 0 {
+			t.Fatal("a frame sent the whole seat map again for one booking's two seats")
+		}
+		doc.Find(`[id^="seat-"]`).Each(func(_ int, s *goquery.Selection) {
+			id := s.AttrOr("id", "")
+			if id != "seat-A1" && id != "seat-B2" {
+				t.Errorf("a frame redrew %s, which did not change", id)
+			}
+			if s.HasClass("seat-held") {
+				held[id] = true
+			}
+		})
+	}
 }
