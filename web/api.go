@@ -220,7 +220,7 @@ func waitingOf(b booking.Booking, events []observer.Event, switches map[string]s
 	} else {
 		w.Attempt = 0
 	}
-	if part, ok := switchOf[w.Queue]; ok {
+	if part, ok := switchOf(w.Queue); ok {
 		sw := switches[part]
 		switch {
 		case sw.Paused:
@@ -253,12 +253,16 @@ func stepOf(queue string) (string, bool) {
 	return "", false
 }
 
-// switchOf names the switch whose pause and delay hold up a queue. A retry
-// waits in its holding queue and then in notification_queue.
-var switchOf = map[string]string{
-	saga.PaymentQueue:      saga.PartPayment,
-	saga.SeatUpdateQueue:   saga.PartSeats,
-	saga.NotificationQueue: saga.PartNotification,
+// switchOf names the switch whose pause and delay hold up a queue: the
+// inverse of switchQueues. A retry waits in its holding queue first, which
+// no switch holds up.
+func switchOf(queue string) (string, bool) {
+	for part, q := range switchQueues {
+		if q == queue {
+			return part, true
+		}
+	}
+	return "", false
 }
 
 func isRetryQueue(q string) bool {
