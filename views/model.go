@@ -130,7 +130,7 @@ type Queues struct {
 	Known bool
 	Err   string
 	List  []Queue
-	// Paused lists the participants that are paused.
+	// Paused lists the queues whose consumer is paused by its switch.
 	Paused map[string]bool
 }
 

@@ -165,7 +165,7 @@ func QueuePanel(q Queues, oob bool) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				if q.Paused[queuePart(x.Name)] {
+				if q.Paused[x.Name] {
 					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "<em class=\"q-state\"><i class=\"ico-pause\" aria-hidden=\"true\"></i> paused</em>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
@@ -353,18 +353,6 @@ func waitTitle(queue string, w QueueWait) string {
 		s += " — " + w.Note
 	}
 	return s
-}
-
-func queuePart(name string) string {
-	switch name {
-	case "payment_queue":
-		return "payment"
-	case "seat_update_queue":
-		return "seats"
-	case "notification_queue":
-		return "notification"
-	}
-	return ""
 }
 
 var _ = templruntime.GeneratedTemplate

@@ -328,7 +328,7 @@ func TestQueuePanelSaysWhoWaitsWhere(t *testing.T) {
 	if got := text(doc.Find(".q-err")); got != "✖ cannot read the queues: RabbitMQ is unreachable" {
 		t.Errorf("queue panel reads %q", got)
 	}
-	doc, _ = mustRender(t, views.QueuePanel(views.Queues{Known: true, Paused: map[string]bool{"seats": true}, List: []views.Queue{
+	doc, _ = mustRender(t, views.QueuePanel(views.Queues{Known: true, Paused: map[string]bool{"seat_update_queue": true}, List: []views.Queue{
 		{Name: "payment_queue", Ready: 0, Consumers: 1},
 		{Name: "seat_update_queue", Ready: 7, Unacked: 2, Consumers: 0, WaitingMore: 3, Waiting: []views.QueueWait{
 			{ID: "06h1fzcjcg4e0wg8", UserID: "gus<b>", Since: t0, For: 12 * time.Second, Note: "seats paused"}}},

@@ -470,7 +470,7 @@ func (l *Live) queuesView() views.Queues {
 	l.mu.Lock()
 	q := l.queues
 	l.mu.Unlock()
-	q.Paused = l.s.pausedParts()
+	q.Paused = l.s.pausedQueues()
 	return q
 }
 

@@ -173,11 +173,12 @@ func (s *Server) switchViews() []views.Switch {
 	return out
 }
 
-func (s *Server) pausedParts() map[string]bool {
+// pausedQueues lists the queues whose consumer is paused by its switch.
+func (s *Server) pausedQueues() map[string]bool {
 	out := map[string]bool{}
 	for p, sw := range s.cfg.Switches.All() {
 		if sw.Paused {
-			out[p] = true
+			out[switchQueues[p]] = true
 		}
 	}
 	return out
