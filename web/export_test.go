@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -109,14 +108,7 @@ func mustLab(t *testing.T, o labOptions) *lab {
 	dir := t.TempDir()
 	bus := &loopBus{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	open := func(name string) *sqlite.DB {
-		db, err := sqlite.Open(ctx, filepath.Join(dir, name+".db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
+	open := func(name string) *sqlite.DB { return mustOpenStore(t, dir, name) }
 	must := func(err error) {
 		if err != nil {
 			t.Helper()

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -57,14 +56,7 @@ func TestInvariantsAPIReportsTheCheckersVerdict(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	open := func(name string) *sqlite.DB {
-		db, err := sqlite.Open(ctx, filepath.Join(dir, name+".db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
+	open := func(name string) *sqlite.DB { return mustOpenStore(t, dir, name) }
 	bus, sw := &quietBus{}, saga.NewSwitches()
 	bdb := open("booking")
 	bk, err := booking.New(ctx, bdb, bus, saga.Venue{Rows: 3, Cols: 4}, 0, log)

@@ -80,6 +80,18 @@ type harness struct {
 	client    *http.Client
 }
 
+// mustOpenStore opens a participant's store, name.db, in dir, closed when
+// the test ends.
+func mustOpenStore(t *testing.T, dir, name string) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, name+".db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // mustServe runs the web server over real SQLite stores in a temporary
 // folder, with a 3x4 venue.
 func mustServe(t *testing.T, token string) *harness {
@@ -88,14 +100,7 @@ func mustServe(t *testing.T, token string) *harness {
 	dir := t.TempDir()
 	bus := &quietBus{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	open := func(name string) *sqlite.DB {
-		db, err := sqlite.Open(ctx, filepath.Join(dir, name+".db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
+	open := func(name string) *sqlite.DB { return mustOpenStore(t, dir, name) }
 	sw := saga.NewSwitches()
 	bk, err := booking.New(ctx, open("booking"), bus, saga.Venue{Rows: 3, Cols: 4}, 0, log)
 	if err != nil {
