@@ -34,6 +34,16 @@
     if (xhr.status === 401) msg += ". Enter the token at the top of the page.";
     say(e.detail.target, msg, false);
   });
+  // A field the browser refuses (out of range, say) stops the request
+  // before it is sent; say which field and why instead of doing nothing.
+  document.addEventListener("htmx:validation:halted", function (e) {
+    var d = e.detail || {};
+    var first = (d.errors || [])[0];
+    if (!first) return;
+    var sel = d.elt && d.elt.getAttribute("hx-target");
+    var name = (first.elt && (first.elt.getAttribute("aria-label") || first.elt.name)) || "a field";
+    say(sel ? $(sel) : null, name + ": " + first.message, false);
+  });
   document.addEventListener("htmx:sendError", function (e) {
     say(e.detail.target, "the server did not answer; is it running?", false);
   });
@@ -47,8 +57,12 @@
     el.className = "pill conn " + state;
     el.textContent = text;
   }
-  document.addEventListener("htmx:wsOpen", function () { retry = 0; setLive("live", "● live"); });
+  // "live" waits for the first frame, the snapshot that brings a page drawn
+  // a while ago up to date; until it lands the page may still be behind.
+  var synced = false;
+  document.addEventListener("htmx:wsOpen", function () { retry = 0; synced = false; setLive("sync", "◌ catching up…"); });
   document.addEventListener("htmx:wsClose", function (e) {
+    synced = false;
     setLive("off", "○ reconnecting…");
     var code = e.detail.event && e.detail.event.code;
     if (code === 1001 || code === 1000) {
@@ -58,14 +72,33 @@
     }
   });
 
-  // Keep what the person was doing across live swaps: ticked seats and
-  // open payloads survive their element being redrawn.
-  var keep = { seats: [], open: [] };
+  // Keep what the person was doing across live swaps: ticked seats, open
+  // payloads, and the field they are typing in (a switch row is redrawn
+  // whenever any process changes a switch) survive their element being
+  // redrawn.
+  var keep = { seats: [], open: [], field: null };
   document.addEventListener("htmx:wsBeforeMessage", function () {
     keep.seats = $all("#booking-form input[name=seats]:checked").map(function (i) { return i.value; });
     keep.open = $all("details[open][id]").map(function (d) { return d.id; });
+    keep.field = null;
+    var a = document.activeElement;
+    if (a && a.name && a.form && a.form.id && (a.tagName === "INPUT" || a.tagName === "SELECT")) {
+      keep.field = { el: a, form: a.form.id, name: a.name, type: a.type, value: a.value, edited: a.value !== a.defaultValue, start: a.selectionStart, end: a.selectionEnd };
+    }
   });
+  function restoreField(f) {
+    if (!f || f.el.isConnected) return; // not redrawn: nothing was lost
+    var form = document.getElementById(f.form);
+    var el = form && $all("[name]", form).filter(function (i) { return i.name === f.name && i.type === f.type; })[0];
+    if (!el) return;
+    // An edit not yet sent wins over the redraw; it is sent on change.
+    if (f.edited && el.type !== "checkbox") el.value = f.value;
+    el.focus();
+    try { if (f.start != null) el.setSelectionRange(f.start, f.end); } catch (_) { /* number inputs have no selection */ }
+  }
   document.addEventListener("htmx:wsAfterMessage", function () {
+    if (!synced) { synced = true; setLive("live", "● live"); }
+    restoreField(keep.field);
     keep.seats.forEach(function (v) {
       var i = $("#booking-form input[name=seats][value=\"" + CSS.escape(v) + "\"]");
       if (i && !i.disabled) i.checked = true;

@@ -100,9 +100,28 @@ func TestAtAGlanceInABrowser(t *testing.T) {
 	ctx := mustBrowser(t, 1440, 1000)
 	openDashboard(t, ctx, p.URL+"/")
 
-	// Fail the next payment of mallory only, from the page.
+	// Fail the next payment of mallory only, from the page. Halfway through
+	// typing, another client changes the same row: the row is redrawn, and
+	// the half-typed name and the focus must survive it.
+	const userField = `#switch-payment input[name="payment.user_id"]`
+	do(t, ctx, "start typing a user into payment's switch", chromedp.SendKeys(chromedp.CSS(userField), "mal"))
+	p.SetSwitches(`{"payment":{"delay_ms":5}}`)
+	waitJS[bool](t, ctx, "the payment row is redrawn with the other client's delay",
+		`document.querySelector('#switch-payment input[name="payment.delay_ms"]').value === "5"`, 5*time.Second)
+	if got := eval[string](t, ctx, `(f => f.value + (document.activeElement === f ? " focused" : " blurred"))(document.querySelector('`+userField+`'))`); got != "mal focused" {
+		t.Fatalf("after the redraw the half-typed user field reads %q, want \"mal focused\"", got)
+	}
+	// A count the browser refuses is said, not silently dropped.
+	do(t, ctx, "ask for more failures than the switch allows",
+		chromedp.SetValue(chromedp.CSS(`#switch-payment input[name="payment.fail_next"]`), "200000"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#switch-payment input[name="payment.fail_next"]').dispatchEvent(new Event("change", {bubbles: true}))`))
+	refused := waitJS[string](t, ctx, "the page says why the switch was not changed",
+		`document.querySelector("#switch-msg .error")?.textContent`, 5*time.Second)
+	if !strings.Contains(refused, "fail the next N") {
+		t.Errorf("the refusal reads %q, want it to name the field", refused)
+	}
 	do(t, ctx, "scope payment to mallory's next booking",
-		chromedp.SendKeys(chromedp.CSS(`#switch-payment input[name="payment.user_id"]`), "mallory"),
+		chromedp.SendKeys(chromedp.CSS(userField), "lory"),
 		chromedp.SetValue(chromedp.CSS(`#switch-payment input[name="payment.fail_next"]`), "1"),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('#switch-payment input[name="payment.fail_next"]').dispatchEvent(new Event("change", {bubbles: true}))`))
 	waitJS[bool](t, ctx, "the switch is armed", `document.querySelector("#switch-msg").textContent.includes("mallory")`, 5*time.Second)
