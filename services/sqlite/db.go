@@ -25,6 +25,9 @@ type DB struct {
 	R     *sql.DB // readers
 	Path  string
 	cache stmts
+	// relay, when set, is handed every outbox row this process commits, so
+	// it can publish without reading the row back.
+	relay *Relay
 }
 
 // Open opens (creating if missing) the database at path, with its folder, in

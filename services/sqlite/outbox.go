@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -86,6 +87,7 @@ func (db *DB) Apply(ctx context.Context, msgs []saga.Message, fn Effect) ([]saga
 	if err := tx.Commit(); err != nil {
 		return fail(fmt.Errorf("sqlite: commit: %w", err))
 	}
+	db.committed(tx.rows)
 	db.prepareWanted(ctx)
 	return out, last
 }
@@ -110,6 +112,7 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) ([]saga.Message, error)
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("sqlite: commit: %w", err)
 	}
+	db.committed(tx.rows)
 	db.prepareWanted(ctx)
 	return seq, nil
 }
@@ -126,6 +129,10 @@ func insertOutbox(ctx context.Context, tx *Tx, msgs []saga.Message) (int64, erro
 		if last, err = res.LastInsertId(); err != nil {
 			return 0, fmt.Errorf("sqlite: outbox seq: %w", err)
 		}
+		// The row as the relay would read it back: the same fields, and
+		// the time at the millisecond it is stored with.
+		tx.rows = append(tx.rows, outboxRow{seq: last, m: saga.Message{ID: m.ID, CorrelationID: m.CorrelationID, CausationID: m.CausationID,
+			Type: m.Type, RoutingKey: m.RoutingKey, Source: m.Source, Attempt: m.Attempt, Timestamp: Time(millis(m.Timestamp)), Body: m.Body}})
 	}
 	return last, nil
 }
@@ -142,12 +149,87 @@ type Relay struct {
 	mu     sync.Mutex
 	sent   int64         // every seq <= sent is confirmed by the broker
 	waitCh chan struct{} // closed and replaced whenever sent grows
+	// next is the seq the relay publishes next, once known (known is set
+	// by the first flush). mem holds rows this process committed, by seq:
+	// when it starts with next, the relay publishes from it instead of
+	// reading the outbox back, which saves a read transaction per hop.
+	// The outbox table stays the truth: a row missing from mem (written
+	// by an earlier run or another process, or dropped when mem was
+	// full) leaves a gap, and a gap sends the relay to the table.
+	next  int64
+	known bool
+	mem   []outboxRow
 }
 
-// NewRelay returns a relay for db's outbox. Batch bounds one publish round
-// (default 256).
+// outboxRow is an outbox row with its seq.
+type outboxRow struct {
+	seq int64
+	m   saga.Message
+}
+
+// memCap bounds the rows held for the relay in memory; past it, rows are
+// read from the table. It is a few rounds of publishing, so a broker outage
+// cannot make it grow.
+const memCap = 4096
+
+// NewRelay returns a relay for db's outbox, and hands it the rows db commits
+// from now on. Batch bounds one publish round (default 256).
 func NewRelay(db *DB, pub saga.Publisher, log *slog.Logger) *Relay {
-	return &Relay{db: db, pub: pub, log: log, kick: make(chan struct{}, 1), batch: 256, waitCh: make(chan struct{})}
+	r := &Relay{db: db, pub: pub, log: log, kick: make(chan struct{}, 1), batch: 256, waitCh: make(chan struct{})}
+	db.relay = r
+	return r
+}
+
+// committed hands rows just committed to the relay, and wakes it.
+func (db *DB) committed(rows []outboxRow) {
+	if db.relay == nil || len(rows) == 0 {
+		return
+	}
+	db.relay.offer(rows)
+}
+
+func (r *Relay) offer(rows []outboxRow) {
+	r.mu.Lock()
+	if len(r.mem)+len(rows) <= memCap {
+		r.mem = append(r.mem, rows...)
+		// Commits are serialised by the one writer, but two committers may
+		// hand over in the other order.
+		if n := len(r.mem) - len(rows); n > 0 && r.mem[n-1].seq > r.mem[n].seq {
+			sort.Slice(r.mem, func(i, j int) bool { return r.mem[i].seq < r.mem[j].seq })
+		}
+	}
+	r.mu.Unlock()
+	r.Kick()
+}
+
+// take returns the run of rows in mem that starts at next, at most a batch,
+// or nothing when mem does not start there.
+func (r *Relay) take() ([]saga.Message, int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.known {
+		return nil, 0
+	}
+	i := 0
+	for i < len(r.mem) && r.mem[i].seq < r.next {
+		i++ // already published through the table
+	}
+	r.mem = r.mem[i:]
+	n := 0
+	for n < len(r.mem) && n < r.batch && r.mem[n].seq == r.next+int64(n) {
+		n++
+	}
+	if n == 0 {
+		return nil, 0
+	}
+	msgs := make([]saga.Message, n)
+	for j := range n {
+		msgs[j] = r.mem[j].m
+	}
+	top := r.mem[n-1].seq
+	// Copy the rest down, so the array does not keep growing at its end.
+	r.mem = append(r.mem[:0], r.mem[n:]...)
+	return msgs, top
 }
 
 // Kick wakes the relay after a commit; it never blocks.
@@ -241,9 +323,12 @@ func (r *Relay) final() error {
 
 // flush publishes one batch of the outbox and deletes what was confirmed.
 func (r *Relay) flush(ctx context.Context) (int, error) {
-	msgs, top, err := r.read(ctx)
-	if err != nil {
-		return 0, err
+	msgs, top := r.take()
+	if len(msgs) == 0 {
+		var err error
+		if msgs, top, err = r.read(ctx); err != nil {
+			return 0, err
+		}
 	}
 	if len(msgs) == 0 {
 		r.advance(top) // nothing waits, so everything ever written is confirmed
@@ -308,4 +393,5 @@ func (r *Relay) advance(seq int64) {
 		close(r.waitCh)
 		r.waitCh = make(chan struct{})
 	}
+	r.next, r.known = max(r.next, seq+1), true
 }

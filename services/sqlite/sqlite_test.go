@@ -3,9 +3,11 @@ package sqlite_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -136,5 +138,119 @@ func TestRelayPublishesInOrderAndSurvivesAnOutage(t *testing.T) {
 	}
 	if n := count(t, db, `SELECT count(*) FROM outbox`); n != 0 {
 		t.Errorf("%d outbox rows left after the confirm, want 0", n)
+	}
+}
+
+// TestRelayPublishesEveryRowOnceInOrder races writers against the relay:
+// rows written before it started, rows it is handed at commit, rows another
+// handle on the same file writes behind its back, poison that rolls back,
+// and a publisher that keeps failing. Every caused message must reach the
+// broker exactly once, and each writer's in the order it wrote them.
+func TestRelayPublishesEveryRowOnceInOrder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "race.db")
+	open := func() *sqlite.DB {
+		db, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if err := db.Migrate(context.Background(), `CREATE TABLE IF NOT EXISTS effects (message_id TEXT, note TEXT)`); err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	db, other := open(), open()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	want := map[string]bool{}
+	var wantMu sync.Mutex
+	var top int64
+	apply := func(db *sqlite.DB, ids ...string) {
+		var batch []saga.Message
+		for _, id := range ids {
+			body := "ok"
+			if len(id)%7 == 0 {
+				body = "poison"
+			}
+			batch = append(batch, saga.Message{ID: id, Body: []byte(body)})
+		}
+		outs, last := db.Apply(ctx, batch, effect)
+		wantMu.Lock()
+		defer wantMu.Unlock()
+		for i, o := range outs {
+			if o.Err == nil && string(batch[i].Body) == "ok" {
+				want[batch[i].ID+"-next"] = true
+			}
+		}
+		top = max(top, last)
+	}
+	for i := range 20 {
+		apply(db, fmt.Sprintf("before-%d", i))
+	}
+
+	pub := &fakePublisher{}
+	relay := sqlite.NewRelay(db, pub, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	done := make(chan struct{})
+	go func() { relay.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	flaky := make(chan struct{})
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-flaky:
+				pub.setFail(false)
+				return
+			case <-time.After(3 * time.Millisecond):
+				pub.setFail(i%3 == 0)
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 150 {
+				target := db
+				if w == 3 {
+					target = other // a second writer on the same file, unseen by the relay's memory
+				}
+				ids := []string{fmt.Sprintf("w%d-%04d-a", w, i)}
+				if i%2 == 0 {
+					ids = append(ids, fmt.Sprintf("w%d-%04d-b", w, i))
+				}
+				apply(target, ids...)
+				relay.Kick()
+			}
+		})
+	}
+	wg.Wait()
+	close(flaky)
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if err := relay.WaitSent(wctx, top); err != nil {
+		t.Fatalf("WaitSent(%d): %v", top, err)
+	}
+
+	seen := map[string]int{}
+	lastOf := map[string]string{}
+	for _, id := range pub.ids() {
+		seen[id]++
+		if w, _, ok := strings.Cut(id, "-"); ok && strings.HasPrefix(w, "w") {
+			if prev := lastOf[w]; prev > id {
+				t.Errorf("%s published after %s: out of the order it was written", id, prev)
+			}
+			lastOf[w] = id
+		}
+	}
+	for id := range want {
+		if seen[id] != 1 {
+			t.Errorf("%s published %d times, want once", id, seen[id])
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("published %d distinct messages, want %d", len(seen), len(want))
+	}
+	if n := count(t, db, `SELECT count(*) FROM outbox`); n != 0 {
+		t.Errorf("%d outbox rows left, want 0", n)
 	}
 }

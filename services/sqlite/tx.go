@@ -15,6 +15,9 @@ import (
 type Tx struct {
 	*sql.Tx
 	db *DB
+	// rows are the outbox rows this transaction wrote, handed to the relay
+	// once it commits.
+	rows []outboxRow
 }
 
 // stmts caches statements prepared on the writer connection. There is one
