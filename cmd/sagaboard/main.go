@@ -8,10 +8,21 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
+// gcPercent is the garbage collector's target when GOGC is not set. Every
+// message is decoded, written and re-encoded, so the heap churns fast and the
+// default (100) spent about a fifth of the CPU collecting under load. At 300
+// sagabench measured about 18 % more bookings per second and 18 % less CPU
+// per booking, for a peak heap of ~125 MiB instead of ~85.
+const gcPercent = 300
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	m := NewMain()

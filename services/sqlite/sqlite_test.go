@@ -81,6 +81,14 @@ func TestApplyIsIdempotentAndIsolatesPoison(t *testing.T) {
 	if outs, _ := db.Apply(ctx, []saga.Message{{Body: []byte("ok")}}, effect); !errors.Is(outs[0].Err, saga.ErrPoison) {
 		t.Errorf("a message with no id: %v, want ErrPoison", outs[0].Err)
 	}
+	// Poison alone in its batch (the common case when the saga is quiet,
+	// where no savepoint is taken): nothing of it stays, not even its id.
+	if outs, last := db.Apply(ctx, []saga.Message{{ID: "m4", Body: []byte("poison")}}, effect); !errors.Is(outs[0].Err, saga.ErrPoison) || last != 0 {
+		t.Errorf("a lone poison message: %v, seq %d; want ErrPoison and no outbox row", outs[0].Err, last)
+	}
+	if n := count(t, db, `SELECT count(*) FROM effects`) + count(t, db, `SELECT count(*) FROM inbox WHERE message_id = 'm4'`); n != 2 {
+		t.Errorf("after a lone poison message: effects plus its inbox rows = %d, want 2 (the earlier effects only)", n)
+	}
 }
 
 type fakePublisher struct {
