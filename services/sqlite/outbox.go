@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,11 +20,12 @@ import (
 // error rolls back the whole batch so it is retried.
 type Effect func(ctx context.Context, tx *Tx, m saga.Message) ([]saga.Message, error)
 
-// Apply applies a batch of consumed messages in one transaction: for each, the
-// inbox is checked, the effect runs under a savepoint, its outgoing messages go
-// to the outbox, each with the consumed message's id as its CausationID, and
-// its id to the inbox. One commit for the whole batch is
-// what lets a participant keep up under load (group commit). It returns the
+// Apply applies a batch of consumed messages in one transaction: for each,
+// under a savepoint when the batch holds more than one, its id is claimed in
+// the inbox (a redelivery finds it taken and is skipped), the effect runs, and
+// its outgoing messages go to the outbox, each with the consumed message's id
+// as its CausationID. One commit for the whole batch is what lets a
+// participant keep up under load (group commit). It returns the
 // outcomes and the highest outbox seq written, for Relay.WaitSent.
 func (db *DB) Apply(ctx context.Context, msgs []saga.Message, fn Effect) ([]saga.Outcome, int64) {
 	out := make([]saga.Outcome, len(msgs))
@@ -43,31 +45,39 @@ func (db *DB) Apply(ctx context.Context, msgs []saga.Message, fn Effect) ([]saga
 	// undoes exactly that message. It is the common case when the saga is
 	// not busy, where each statement saved is latency saved.
 	single := len(msgs) == 1
+	savepoint := func(stmts ...string) error {
+		if single {
+			return nil
+		}
+		for _, q := range stmts {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("sqlite: %s: %w", strings.ToLower(q), err)
+			}
+		}
+		return nil
+	}
 	var last int64
 	for i, m := range msgs {
 		if m.ID == "" {
 			out[i].Err = saga.Poison("message has no message_id")
 			continue
 		}
-		if !single {
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT msg`); err != nil {
-				return fail(fmt.Errorf("sqlite: savepoint: %w", err))
-			}
+		if err := savepoint(`SAVEPOINT msg`); err != nil {
+			return fail(err)
 		}
 		// Claiming the id first makes the inbox check and its record one
 		// statement; a failing effect rolls the claim back with itself.
 		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO inbox (message_id, queue, at) VALUES (?, ?, ?)`, m.ID, m.Queue, now)
+		var claimed int64
+		if err == nil {
+			claimed, err = res.RowsAffected()
+		}
 		if err != nil {
 			return fail(fmt.Errorf("sqlite: record inbox: %w", err))
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fail(fmt.Errorf("sqlite: record inbox: %w", err))
-		} else if n == 0 {
-			// A redelivery: the effect is already committed.
-			if !single {
-				if _, err := tx.ExecContext(ctx, `RELEASE msg`); err != nil {
-					return fail(fmt.Errorf("sqlite: release savepoint: %w", err))
-				}
+		if claimed == 0 { // a redelivery: the effect is already committed
+			if err := savepoint(`RELEASE msg`); err != nil {
+				return fail(err)
 			}
 			continue
 		}
@@ -80,11 +90,8 @@ func (db *DB) Apply(ctx context.Context, msgs []saga.Message, fn Effect) ([]saga
 			if single {
 				return out, 0 // the deferred rollback undoes it all
 			}
-			if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO msg`); rerr != nil {
-				return fail(fmt.Errorf("sqlite: rollback to savepoint: %w", rerr))
-			}
-			if _, rerr := tx.ExecContext(ctx, `RELEASE msg`); rerr != nil {
-				return fail(fmt.Errorf("sqlite: release savepoint: %w", rerr))
+			if err := savepoint(`ROLLBACK TO msg`, `RELEASE msg`); err != nil {
+				return fail(err)
 			}
 			continue
 		}
@@ -95,13 +102,9 @@ func (db *DB) Apply(ctx context.Context, msgs []saga.Message, fn Effect) ([]saga
 		if err != nil {
 			return fail(err)
 		}
-		if seq > last {
-			last = seq
-		}
-		if !single {
-			if _, err := tx.ExecContext(ctx, `RELEASE msg`); err != nil {
-				return fail(fmt.Errorf("sqlite: release savepoint: %w", err))
-			}
+		last = max(last, seq)
+		if err := savepoint(`RELEASE msg`); err != nil {
+			return fail(err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
