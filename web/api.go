@@ -137,9 +137,12 @@ func (s *Server) getBooking(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = d
 	}
-	v, err := s.bookingView(r.Context(), id)
-	if wait > 0 && err == nil && v.Status == booking.StatusPending {
+	var v BookingView
+	var err error
+	if wait > 0 && s.cfg.Booking != nil {
 		v, err = s.waitForOutcome(r, id, wait)
+	} else {
+		v, err = s.bookingView(r.Context(), id)
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -156,19 +159,22 @@ func (s *Server) waitForOutcome(r *http.Request, id string, wait time.Duration) 
 	for {
 		changed, cancel := s.wait.add(id)
 		// Read after registering, so a change in between is not missed.
-		v, err := s.bookingView(r.Context(), id)
-		if err != nil || v.Status != booking.StatusPending {
+		// Only the status decides whether to wait on, so only the booking
+		// is read here; the whole view is drawn once, at the end. That keeps
+		// a waiting client's work off the CPU while its saga runs.
+		b, err := s.cfg.Booking.Get(r.Context(), id)
+		if err != nil || b.Status != booking.StatusPending {
 			cancel()
-			return v, err
+			return s.bookingView(r.Context(), id)
 		}
 		select {
 		case <-changed:
 		case <-timer.C:
 			cancel()
-			return v, nil
+			return s.bookingView(r.Context(), id)
 		case <-r.Context().Done():
 			cancel()
-			return v, r.Context().Err()
+			return BookingView{}, r.Context().Err()
 		}
 	}
 }
