@@ -237,7 +237,6 @@ func (s *Service) Create(ctx context.Context, userID string, seats []string) (Bo
 	if err != nil {
 		return Booking{}, err
 	}
-	s.relay.Kick()
 	s.changed(b.ID)
 	return b, nil
 }
@@ -378,9 +377,6 @@ func (s *Service) ExpireOverdue(ctx context.Context, now time.Time) (int, error)
 		n = len(msgs)
 		return msgs, nil
 	})
-	if n > 0 {
-		s.relay.Kick()
-	}
 	return n, err
 }
 

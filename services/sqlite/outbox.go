@@ -172,16 +172,15 @@ type Relay struct {
 	mu     sync.Mutex
 	sent   int64         // every seq <= sent is confirmed by the broker
 	waitCh chan struct{} // closed and replaced whenever sent grows
-	// next is the seq the relay publishes next, once known (known is set
-	// by the first flush). mem holds rows this process committed, by seq:
+	// next is the seq the relay publishes next, or 0 until the first
+	// flush tells it. mem holds rows this process committed, by seq:
 	// when it starts with next, the relay publishes from it instead of
 	// reading the outbox back, which saves a read transaction per hop.
 	// The outbox table stays the truth: a row missing from mem (written
 	// by an earlier run or another process, or dropped when mem was
 	// full) leaves a gap, and a gap sends the relay to the table.
-	next  int64
-	known bool
-	mem   []outboxRow
+	next int64
+	mem  []outboxRow
 }
 
 // outboxRow is an outbox row with its seq.
@@ -230,7 +229,7 @@ func (r *Relay) offer(rows []outboxRow) {
 func (r *Relay) take() ([]saga.Message, int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.known {
+	if r.next == 0 {
 		return nil, 0
 	}
 	i := 0
@@ -255,7 +254,8 @@ func (r *Relay) take() ([]saga.Message, int64) {
 	return msgs, top
 }
 
-// Kick wakes the relay after a commit; it never blocks.
+// Kick wakes the relay; it never blocks. A commit through the relay's own
+// DB wakes it by itself; Kick is for rows written some other way.
 func (r *Relay) Kick() {
 	select {
 	case r.kick <- struct{}{}:
@@ -416,5 +416,5 @@ func (r *Relay) advance(seq int64) {
 		close(r.waitCh)
 		r.waitCh = make(chan struct{})
 	}
-	r.next, r.known = max(r.next, seq+1), true
+	r.next = max(r.next, seq+1)
 }

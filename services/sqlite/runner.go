@@ -78,7 +78,6 @@ func (r *Runner) handler(c Consumption) saga.BatchHandler {
 			}
 		}
 		if seq > 0 {
-			r.Relay.Kick()
 			// Committed but maybe not yet confirmed. If the wait fails the
 			// consumer requeues; the redelivery finds the inbox entry, and the
 			// relay publishes the outbox all the same.

@@ -18,7 +18,13 @@ import (
 
 func MustOpen(tb testing.TB) *sqlite.DB {
 	tb.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "x.db"))
+	return mustOpenAt(tb, filepath.Join(tb.TempDir(), "x.db"))
+}
+
+// mustOpenAt opens the file at path, so a test can hold two handles on one.
+func mustOpenAt(tb testing.TB, path string) *sqlite.DB {
+	tb.Helper()
+	db, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -156,18 +162,7 @@ func TestRelayPublishesInOrderAndSurvivesAnOutage(t *testing.T) {
 // broker exactly once, and each writer's in the order it wrote them.
 func TestRelayPublishesEveryRowOnceInOrder(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "race.db")
-	open := func() *sqlite.DB {
-		db, err := sqlite.Open(context.Background(), path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if err := db.Migrate(context.Background(), `CREATE TABLE IF NOT EXISTS effects (message_id TEXT, note TEXT)`); err != nil {
-			t.Fatal(err)
-		}
-		return db
-	}
-	db, other := open(), open()
+	db, other := mustOpenAt(t, path), mustOpenAt(t, path)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	want := map[string]bool{}
