@@ -149,6 +149,18 @@ type Message struct {
 	// DeadQueue and DeadReason are set on a dead letter: the queue it was
 	// taken from and why.
 	DeadQueue, DeadReason string
+	// Sender is set on consume: the broker user that published the message,
+	// from the AMQP user_id property, which the broker validates against the
+	// publishing connection's user. "" when the publisher did not set it.
+	Sender string
+	// OriginalSender is set on a dead letter, and on its replay: the Sender
+	// of the message before it was dead-lettered, so a replay is believed
+	// only as far as the original publisher was.
+	OriginalSender string
+	// Size is set on consume: the body's length as it arrived. Body may hold
+	// only a prefix of it when it is over MaxBodyBytes, so that a hostile
+	// message is not held in memory whole.
+	Size int
 }
 
 // Booking is what travels in every message.
