@@ -101,7 +101,11 @@ func TestChaos(t *testing.T) {
 		t.Skip("chaos test skipped in -short mode")
 	}
 	const rows, cols = 100, 100
-	p, _ := startSaga(t, "-rows", fmt.Sprint(rows), "-cols", fmt.Sprint(cols))
+	// On a provisioned vhost, as `make run` sets one up: each part its own
+	// broker user, every message checked against its sender.
+	dir := t.TempDir()
+	MustProvisioned(t, dir)
+	p := Start(t, "-addr", "127.0.0.1:0", "-data", dir, "-rows", fmt.Sprint(rows), "-cols", fmt.Sprint(cols))
 	// Some failures, so compensation runs under the same faults.
 	p.SetSwitches(`{"payment":{"fail_rate":0.15},"seats":{"fail_rate":0.1},"notification":{"fail_rate":0.2}}`)
 	l := startLoad(p, rows, cols, 4)

@@ -36,6 +36,7 @@ import (
 type Config struct {
 	Addr     string        // -addr, default 127.0.0.1:8080
 	AMQP     string        // -amqp, default amqp://guest:guest@localhost:5672/
+	AMQPSet  bool          // -amqp or AMQP_URL was given, not defaulted
 	Data     string        // -data, default ./data
 	Venue    saga.Venue    // -rows, -cols, default 10x10
 	Only     []string      // -only, default every part
@@ -52,7 +53,9 @@ type Main struct {
 	Log    *slog.Logger
 	Stderr io.Writer
 
-	broker   *rabbit.Broker
+	brokers  map[string]*rabbit.Broker // each part's; one shared by all on an unprovisioned vhost
+	control  *rabbit.Broker            // the one this process's control messages go through
+	senders  saga.Senders              // nil on an unprovisioned vhost
 	dbs      []*sqlite.DB
 	server   *web.Server
 	http     *http.Server
@@ -96,6 +99,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	c.AMQPSet = getenv("AMQP_URL") != ""
+	fs.Visit(func(f *flag.Flag) { c.AMQPSet = c.AMQPSet || f.Name == "amqp" })
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q; every option is a flag, see -help", fs.Arg(0))
 	}
@@ -162,7 +167,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	m.broker = rabbit.Open(rabbit.Config{URL: c.AMQP, Quorum: c.Quorum, Log: m.Log, Name: "sagaboard " + strings.Join(c.Only, ",")})
+	if err := m.openBrokers(); err != nil {
+		return err
+	}
 	switches := saga.NewSwitches()
 	open := func(name string) (*sqlite.DB, error) {
 		db, err := sqlite.Open(ctx, filepath.Join(c.Data, name+".db"))
@@ -175,9 +182,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	var runners []func(context.Context) error
 	var seatsSvc *seats.Service // for the invariant checker, when it runs here
-	cfg := web.Config{Switches: switches, Broker: m.broker, Token: c.Token, Log: m.Log,
+	cfg := web.Config{Switches: switches, Broker: brokerSet(m.brokers, m.control), Token: c.Token, Log: m.Log,
 		PublishSwitches: func(ctx context.Context, all map[string]saga.Switch) error {
-			return m.broker.Broadcast(ctx, switchesMessage(all))
+			return m.control.Broadcast(ctx, switchesMessage(all))
 		}}
 	for _, part := range c.Only {
 		if part == saga.PartWeb {
@@ -188,39 +195,42 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 		cfg.Checks = append(cfg.Checks, db.Ping)
+		// A part's consumers believe a message only from the part that may
+		// send it, where the broker can tell who sent it.
+		bus := saga.CheckSenders(m.brokers[part], m.senders)
 		switch part {
 		case saga.PartBooking:
-			svc, err := booking.New(ctx, db, m.broker, c.Venue, c.Deadline, m.Log)
+			svc, err := booking.New(ctx, db, bus, c.Venue, c.Deadline, m.Log)
 			if err != nil {
 				return err
 			}
 			cfg.Booking, runners = svc, append(runners, svc.Run)
 		case saga.PartPayment:
-			svc, err := payment.New(ctx, db, m.broker, switches, m.Log)
+			svc, err := payment.New(ctx, db, bus, switches, m.Log)
 			if err != nil {
 				return err
 			}
 			cfg.Payment, runners = svc, append(runners, svc.Run)
 		case saga.PartSeats:
-			svc, err := seats.New(ctx, db, m.broker, switches, m.Log)
+			svc, err := seats.New(ctx, db, bus, switches, m.Log)
 			if err != nil {
 				return err
 			}
 			seatsSvc, runners = svc, append(runners, svc.Run)
 		case saga.PartCompensation:
-			svc, err := compensation.New(ctx, db, m.broker, m.Log)
+			svc, err := compensation.New(ctx, db, bus, m.Log)
 			if err != nil {
 				return err
 			}
 			runners = append(runners, svc.Run)
 		case saga.PartNotification:
-			svc, err := notification.New(ctx, db, m.broker, switches, m.Log)
+			svc, err := notification.New(ctx, db, bus, switches, m.Log)
 			if err != nil {
 				return err
 			}
 			cfg.Notification, runners = svc, append(runners, svc.Run)
 		case saga.PartObserver:
-			svc, err := observer.New(ctx, db, m.broker, m.Log)
+			svc, err := observer.New(ctx, db, bus, m.Log)
 			if err != nil {
 				return err
 			}
@@ -261,13 +271,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		var hello func()
 		if !m.runs(saga.PartWeb) {
 			hello = func() {
-				msg := saga.Message{ID: saga.NewID(), Type: "Hello", RoutingKey: "control.hello", Source: strings.Join(c.Only, ","), Timestamp: time.Now(), Body: []byte("{}")}
-				if err := m.broker.Broadcast(ctx, msg); err != nil {
+				msg := saga.Message{ID: saga.NewID(), Type: saga.TypeHello, RoutingKey: saga.KeyHello, Source: strings.Join(c.Only, ","), Timestamp: time.Now(), Body: []byte("{}")}
+				if err := m.control.Broadcast(ctx, msg); err != nil {
 					m.Log.Warn("could not ask for the current switches", "err", err)
 				}
 			}
 		}
-		return m.broker.Subscribe(ctx, "control.#", hello, func(msg saga.Message) {
+		return m.control.Subscribe(ctx, "control.#", hello, func(msg saga.Message) {
 			m.onControl(ctx, switches, live, msg)
 		})
 	})
@@ -326,14 +336,18 @@ func newChecker(ctx context.Context, b *booking.Service, p *payment.Service, st 
 
 func switchesMessage(all map[string]saga.Switch) saga.Message {
 	body, _ := json.Marshal(all)
-	return saga.Message{ID: saga.NewID(), Type: "SwitchesChanged", RoutingKey: "control.switches", Source: "web", Timestamp: time.Now(), Body: body}
+	return saga.Message{ID: saga.NewID(), Type: saga.TypeSwitchesChanged, RoutingKey: saga.ControlKey, Source: saga.PartWeb, Timestamp: time.Now(), Body: body}
 }
 
 // onControl applies a switch change from another process, or answers a
 // late starter's hello with the current switches.
 func (m *Main) onControl(ctx context.Context, switches *saga.Switches, live *web.Live, msg saga.Message) {
 	switch msg.Type {
-	case "SwitchesChanged":
+	case saga.TypeSwitchesChanged:
+		if part, _ := m.senders.Part(msg.Sender); m.senders != nil && part != saga.PartWeb {
+			m.Log.Warn("ignoring a switch change not sent by web", "sender", msg.Sender)
+			return
+		}
 		// A full set of switches is also a valid patch, so the same checks
 		// that guard PUT /api/failures guard what arrives from the broker.
 		checked, err := saga.ParsePatch(msg.Body)
@@ -346,9 +360,9 @@ func (m *Main) onControl(ctx context.Context, switches *saga.Switches, live *web
 		if !sameSwitches(before, switches.All()) {
 			live.SwitchesChanged()
 		}
-	case "Hello":
+	case saga.TypeHello:
 		if m.runs(saga.PartWeb) {
-			_ = m.broker.Broadcast(ctx, switchesMessage(switches.All()))
+			_ = m.control.Broadcast(ctx, switchesMessage(switches.All()))
 		}
 	}
 }
@@ -384,8 +398,8 @@ func (m *Main) Close() error {
 		m.stop()
 		m.parts.Wait()
 	}
-	if m.broker != nil {
-		_ = m.broker.Close()
+	for _, b := range uniqueBrokers(m.brokers) {
+		_ = b.Close()
 	}
 	var errs []error
 	for _, db := range m.dbs {

@@ -38,14 +38,18 @@ type Config struct {
 	Quorum bool
 	// DeliveryLimit is the quorum delivery limit. Default 20.
 	DeliveryLimit int
+	// Provisioned says the vhost's topology was made by setup-broker, and
+	// this connection's user may not declare it: it is only checked.
+	Provisioned bool
 	// Log receives connection state changes. Default slog.Default().
 	Log *slog.Logger
 }
 
 // Broker is a self-healing connection to RabbitMQ.
 type Broker struct {
-	cfg Config
-	log *slog.Logger
+	cfg  Config
+	log  *slog.Logger
+	user string // the URL's user, stamped as user_id on every publish
 
 	mu      sync.Mutex
 	sess    *session
@@ -86,7 +90,7 @@ func Open(cfg Config) *Broker {
 		cfg.Log = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &Broker{cfg: cfg, log: cfg.Log, up: make(chan struct{}), stop: cancel, done: make(chan struct{}), since: time.Now()}
+	b := &Broker{cfg: cfg, log: cfg.Log, user: urlUser(cfg.URL), up: make(chan struct{}), stop: cancel, done: make(chan struct{}), since: time.Now()}
 	go b.run(ctx)
 	return b
 }
@@ -145,6 +149,10 @@ func (b *Broker) run(ctx context.Context) {
 		}
 		reported = true // from now on, every loss is worth one line
 		closed := s.conn.NotifyClose(make(chan *amqp.Error, 1))
+		// The broker closes the publishing channel when it refuses a
+		// publish (a topic permission, a user_id). Every publisher shares
+		// it, so start a new session rather than fail every publish after.
+		pubClosed := s.pub.NotifyClose(make(chan *amqp.Error, 1))
 		b.mu.Lock()
 		b.sess, b.lastErr, b.since = s, nil, time.Now()
 		close(b.up)
@@ -157,6 +165,11 @@ func (b *Broker) run(ctx context.Context) {
 				cause = e
 			} else {
 				cause = errors.New("connection closed")
+			}
+		case e := <-pubClosed:
+			cause = errors.New("publishing channel closed")
+			if e != nil {
+				cause = fmt.Errorf("publishing channel closed: %w", e)
 			}
 		case <-ctx.Done():
 			cause = errors.New("shutting down")
@@ -190,9 +203,11 @@ func (b *Broker) dial() (*session, error) {
 		conn.Close()
 		return nil, fmt.Errorf("rabbit: open channel: %w", err)
 	}
-	if err := declare(ch, b.cfg); err != nil {
-		conn.Close()
-		return nil, err
+	if !b.cfg.Provisioned {
+		if err := declare(ch, b.cfg); err != nil {
+			conn.Close()
+			return nil, err
+		}
 	}
 	if err := ch.Confirm(false); err != nil {
 		conn.Close()
@@ -237,4 +252,13 @@ func (b *Broker) held(queue string) *atomic.Int64 {
 	}
 	c, _ := b.unacked.LoadOrStore(queue, new(atomic.Int64))
 	return c.(*atomic.Int64)
+}
+
+// urlUser is the user an AMQP URL logs in as; amqp091-go's default is guest.
+func urlUser(raw string) string {
+	u, err := amqp.ParseURI(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Username
 }

@@ -257,10 +257,13 @@ func (b *Broker) settle(ctx context.Context, s *session, ch *amqp.Channel, queue
 			b.log.Warn("dead-lettering a message", "queue", queue, "message_id", d.MessageId, "reason", err)
 			dead := msgs[i]
 			dead.RoutingKey, dead.DeadQueue, dead.DeadReason = saga.DeadLetterQueue, queue, err.Error()
+			if dead.OriginalSender == "" {
+				dead.OriginalSender = dead.Sender
+			}
 			if dead.ID == "" {
 				dead.ID = saga.NewID()
 			}
-			if perr := b.publish(hctx, "", saga.DeadLetterQueue, []saga.Message{dead}); perr != nil {
+			if perr := b.publish(hctx, DeadExchange, saga.DeadLetterQueue, []saga.Message{dead}); perr != nil {
 				// Not confirmed: leave it on the queue rather than lose it.
 				_ = ch.Nack(d.DeliveryTag, false, true)
 				return fmt.Errorf("rabbit: dead-letter from %s: %w", queue, perr)

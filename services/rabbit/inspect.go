@@ -36,10 +36,6 @@ func (b *Broker) Inspect(ctx context.Context, queues []string) ([]saga.QueueStat
 	return out, nil
 }
 
-// ControlExchange carries control messages between processes. It is apart
-// from the saga's exchange so the observer's "#" never records them.
-const ControlExchange = "sagaboard.control"
-
 // Broadcast sends m to every process subscribed with Subscribe.
 func (b *Broker) Broadcast(ctx context.Context, m saga.Message) error {
 	return b.publish(ctx, ControlExchange, m.RoutingKey, []saga.Message{m})

@@ -19,6 +19,9 @@ const (
 	hdrCausedBy    = "x-sagaboard-caused-by"
 	hdrDeadQueue   = "x-sagaboard-dead-queue"
 	hdrDeadReason  = "x-sagaboard-dead-reason"
+	// hdrOriginalSender rides on a dead letter and on its replay: the user
+	// that published the message before it died (see saga.Senders.Check).
+	hdrOriginalSender = "x-sagaboard-original-sender"
 )
 
 // publishTimeout bounds one publish and its confirm when the caller's
@@ -32,9 +35,10 @@ func (b *Broker) Publish(ctx context.Context, msgs ...saga.Message) error {
 	return b.publish(ctx, saga.Exchange, "", msgs)
 }
 
-// Replay puts m straight into queue through the default exchange.
+// Replay puts m straight back into queue, through the replay exchange where
+// each queue is bound by its own name.
 func (b *Broker) Replay(ctx context.Context, queue string, m saga.Message) error {
-	return b.publish(ctx, "", queue, []saga.Message{m})
+	return b.publish(ctx, ReplayExchange, queue, []saga.Message{m})
 }
 
 func (b *Broker) publish(ctx context.Context, exchange, key string, msgs []saga.Message) error {
@@ -56,7 +60,7 @@ func (b *Broker) publish(ctx context.Context, exchange, key string, msgs []saga.
 		if rk == "" {
 			rk = m.RoutingKey
 		}
-		dc, err := s.pub.PublishWithDeferredConfirmWithContext(ctx, exchange, rk, false, false, publishing(m))
+		dc, err := s.pub.PublishWithDeferredConfirmWithContext(ctx, exchange, rk, false, false, publishing(m, b.user))
 		if err != nil {
 			return fmt.Errorf("rabbit: publish %s to %s: %w", m.Type, rk, err)
 		}
@@ -76,7 +80,9 @@ func (b *Broker) publish(ctx context.Context, exchange, key string, msgs []saga.
 
 var errNacked = errors.New("nacked (or the connection closed before the confirm)")
 
-func publishing(m saga.Message) amqp.Publishing {
+// publishing makes the AMQP message. user is the connection's user: the
+// broker refuses a user_id that is not, so a consumer can believe it.
+func publishing(m saga.Message, user string) amqp.Publishing {
 	ts := m.Timestamp
 	if ts.IsZero() {
 		ts = time.Now()
@@ -95,6 +101,9 @@ func publishing(m saga.Message) amqp.Publishing {
 		h[hdrDeadQueue] = m.DeadQueue
 		h[hdrDeadReason] = m.DeadReason
 	}
+	if m.OriginalSender != "" {
+		h[hdrOriginalSender] = m.OriginalSender
+	}
 	return amqp.Publishing{
 		Headers:       h,
 		ContentType:   "application/json",
@@ -104,6 +113,7 @@ func publishing(m saga.Message) amqp.Publishing {
 		Type:          m.Type,
 		Timestamp:     ts,
 		AppId:         "sagaboard",
+		UserId:        user,
 		Body:          m.Body,
 	}
 }
@@ -121,8 +131,10 @@ func message(queue string, d amqp.Delivery) saga.Message {
 		Body:          d.Body,
 		Redelivered:   d.Redelivered,
 		Queue:         queue,
+		Sender:        d.UserId,
 	}
 	m.Source, _ = d.Headers[hdrSource].(string)
+	m.OriginalSender, _ = d.Headers[hdrOriginalSender].(string)
 	m.CausationID, _ = d.Headers[hdrCausedBy].(string)
 	if ms, ok := asInt(d.Headers[hdrPublishedMS]); ok && ms > 0 {
 		m.Timestamp = time.UnixMilli(ms)

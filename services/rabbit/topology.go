@@ -14,15 +14,43 @@ import (
 // publisher.
 const ObserverMaxLength = 200_000
 
-// declare makes every exchange, queue and binding the saga uses. All of it is
-// idempotent, so every process does it on every connect, and a broker that
-// lost its definitions gets them back.
-func declare(ch *amqp.Channel, cfg Config) error {
-	if err := ch.ExchangeDeclare(saga.Exchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
-		return fmt.Errorf("rabbit: declare exchange %s: %w", saga.Exchange, err)
-	}
-	if err := ch.ExchangeDeclare(ControlExchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
-		return fmt.Errorf("rabbit: declare exchange %s: %w", ControlExchange, err)
+// The exchanges besides the saga's own. Each exists so that no part needs
+// write access to the default exchange, which would let it put any message
+// straight into any queue, past the topic permissions on saga.Exchange.
+const (
+	// ControlExchange carries control messages between processes. It is
+	// apart from the saga's exchange so the observer's "#" never records
+	// them.
+	ControlExchange = "sagaboard.control"
+	// DeadExchange takes dead letters to dead_letter_queue. Every consuming
+	// part may write to it; nothing else is bound to it.
+	DeadExchange = "sagaboard.dead"
+	// ReplayExchange takes a replayed dead letter straight back to the queue
+	// it came from (the routing key is the queue's name), past the saga's
+	// exchange, so no other queue bound to the same key gets it twice. Only
+	// the observer, which keeps the dead letters, may write to it.
+	ReplayExchange = "sagaboard.replay"
+)
+
+type exchangeSpec struct{ name, kind string }
+
+type bindingSpec struct{ exchange, key string }
+
+type queueSpec struct {
+	name     string
+	args     amqp.Table
+	bindings []bindingSpec
+}
+
+// topology is every exchange, queue and binding the saga uses, as data: the
+// same list is declared by each process on a shared vhost and written into
+// the definitions setup-broker imports on a provisioned one.
+func topology(cfg Config) ([]exchangeSpec, []queueSpec) {
+	exchanges := []exchangeSpec{
+		{saga.Exchange, amqp.ExchangeTopic},
+		{ControlExchange, amqp.ExchangeTopic},
+		{DeadExchange, amqp.ExchangeDirect},
+		{ReplayExchange, amqp.ExchangeDirect},
 	}
 	work := amqp.Table{
 		// A message a consumer rejects goes to the dead-letter queue through
@@ -34,39 +62,62 @@ func declare(ch *amqp.Channel, cfg Config) error {
 		work["x-queue-type"] = "quorum"
 		work["x-delivery-limit"] = cfg.DeliveryLimit
 	}
-	type q struct {
-		name string
-		args amqp.Table
-		keys []string
+	var queues []queueSpec
+	for _, name := range saga.WorkQueues() {
+		q := queueSpec{name: name, args: work}
+		switch {
+		case name == saga.ObserverQueue:
+			q.args = amqp.Table{"x-max-length": ObserverMaxLength, "x-overflow": "drop-head"}
+		case name == saga.DeadLetterQueue:
+			q.args = nil
+			q.bindings = []bindingSpec{{DeadExchange, saga.DeadLetterQueue}}
+		case isRetryQueue(name):
+			q.args = amqp.Table{
+				"x-message-ttl":             saga.RetryQueueFor(retryIndex(name) + 1).Delay.Milliseconds(),
+				"x-dead-letter-exchange":    "",
+				"x-dead-letter-routing-key": saga.NotificationQueue,
+			}
+			q.bindings = []bindingSpec{{saga.Exchange, name}}
+		}
+		for _, k := range saga.Bindings[name] {
+			q.bindings = append(q.bindings, bindingSpec{saga.Exchange, k})
+		}
+		if name != saga.DeadLetterQueue && !isRetryQueue(name) {
+			q.bindings = append(q.bindings, bindingSpec{ReplayExchange, name})
+		}
+		queues = append(queues, q)
 	}
-	qs := []q{
-		{saga.PaymentQueue, work, []string{saga.PaymentQueue}},
-		{saga.SeatUpdateQueue, work, []string{saga.SeatUpdateQueue}},
-		{saga.CompensationQueue, work, []string{saga.CompensationQueue}},
-		{saga.SeatVoidQueue, work, []string{saga.SeatVoidQueue}},
-		{saga.RefundQueue, work, []string{saga.RefundQueue}},
-		{saga.SeatReleaseQueue, work, []string{saga.SeatReleaseQueue}},
-		{saga.NotificationQueue, work, []string{saga.NotificationQueue}},
-		// Booking hears that seats were sold from the same message that
-		// asks Notification to tell the user, and that the user was told.
-		{saga.BookingUpdateQueue, work, []string{saga.BookingUpdateQueue, saga.NotificationQueue, saga.KeyBookingNotified}},
-		{saga.ObserverQueue, amqp.Table{"x-max-length": ObserverMaxLength, "x-overflow": "drop-head"}, []string{"#"}},
-		{saga.DeadLetterQueue, nil, nil},
+	return exchanges, queues
+}
+
+func retryIndex(name string) int {
+	for i, r := range saga.NotificationRetryQueues {
+		if r.Name == name {
+			return i
+		}
 	}
-	for _, r := range saga.NotificationRetryQueues {
-		qs = append(qs, q{r.Name, amqp.Table{
-			"x-message-ttl":             r.Delay.Milliseconds(),
-			"x-dead-letter-exchange":    "",
-			"x-dead-letter-routing-key": saga.NotificationQueue,
-		}, []string{r.Name}})
+	return -1
+}
+
+func isRetryQueue(name string) bool { return retryIndex(name) >= 0 }
+
+// declare makes every exchange, queue and binding the saga uses. All of it is
+// idempotent, so every process on a shared vhost does it on every connect,
+// and a broker that lost its definitions gets them back.
+func declare(ch *amqp.Channel, cfg Config) error {
+	exchanges, queues := topology(cfg)
+	for _, e := range exchanges {
+		if err := ch.ExchangeDeclare(e.name, e.kind, true, false, false, false, nil); err != nil {
+			return fmt.Errorf("rabbit: declare exchange %s: %w", e.name, err)
+		}
 	}
-	for _, q := range qs {
+	for _, q := range queues {
 		if _, err := ch.QueueDeclare(q.name, true, false, false, false, q.args); err != nil {
 			return fmt.Errorf("rabbit: declare queue %s: %w", q.name, err)
 		}
-		for _, k := range q.keys {
-			if err := ch.QueueBind(q.name, k, saga.Exchange, false, nil); err != nil {
-				return fmt.Errorf("rabbit: bind %s to %s: %w", q.name, k, err)
+		for _, b := range q.bindings {
+			if err := ch.QueueBind(q.name, b.key, b.exchange, false, nil); err != nil {
+				return fmt.Errorf("rabbit: bind %s to %s on %s: %w", q.name, b.key, b.exchange, err)
 			}
 		}
 	}
