@@ -2,15 +2,20 @@
 
 GO        ?= go
 ARGS      ?=
+# The data folder and the RabbitMQ vhost `make run` uses. The vhost is
+# provisioned once, with one broker user per part (see README, Security).
+DATA      ?= ./data
+VHOST     ?= sagaboard
 TESTFLAGS ?=
 # Packages whose Fuzz* targets `make fuzz` runs, e.g. FUZZ_PKGS="./services/saga".
 FUZZ_PKGS ?= ./services/saga ./web
 FUZZTIME  ?= 20s
 
-.PHONY: help run test broker chromium generate bench fuzz vendor-htmx
+.PHONY: help run build test broker chromium generate bench fuzz vendor-htmx
 
 help:
-	@echo "make run          start the broker, then go run ./cmd/sagaboard \$$(ARGS)"
+	@echo "make run          start the broker, provision vhost \$$(VHOST) once, then run the dashboard on \$$(DATA) with \$$(ARGS)"
+	@echo "make build        build bin/sagaboard"
 	@echo "make test         broker + chromium, go vet, go test (extra flags: TESTFLAGS=...)"
 	@echo "make broker       make sure the local RabbitMQ is installed and running"
 	@echo "make generate     go tool templ generate"
@@ -18,8 +23,17 @@ help:
 	@echo "make fuzz         fuzz every Fuzz* target in FUZZ_PKGS for FUZZTIME each"
 	@echo "make vendor-htmx  re-fetch static/htmx* at the versions in static/VERSIONS"
 
+# The first run provisions the vhost and writes $(DATA)/broker.json; later
+# runs find it. Where provisioning cannot work (rabbitmqctl needs root or the
+# rabbitmq user), the dashboard still starts, with one shared identity on /,
+# and says so in its log, on the page and in /healthz.
 run: broker
-	$(GO) run ./cmd/sagaboard $(ARGS)
+	@test -f $(DATA)/broker.json || $(GO) run ./cmd/sagaboard setup-broker -amqp amqp://guest:guest@localhost:5672/$(VHOST) -data $(DATA) \
+		|| echo "make run: could not provision vhost $(VHOST); starting with one shared broker identity on /"
+	$(GO) run ./cmd/sagaboard -data $(DATA) $(ARGS)
+
+build:
+	$(GO) build -o bin/sagaboard ./cmd/sagaboard
 
 test: broker chromium
 	$(GO) tool templ generate -check

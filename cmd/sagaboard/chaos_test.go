@@ -117,9 +117,11 @@ func TestChaos(t *testing.T) {
 		kills++
 		time.Sleep(200 * time.Millisecond)
 		p.Restart()
-		// The switches live in memory: a restart resets them, as a person
-		// restarting the program would see. Set them again.
-		p.SetSwitches(`{"payment":{"fail_rate":0.15},"seats":{"fail_rate":0.1},"notification":{"fail_rate":0.2}}`)
+		// The switches are kept in the data folder: the restarted process
+		// fails as the killed one did, with nobody setting them again.
+		if got := failures(t, p); got["payment"]["fail_rate"] != 0.15 {
+			t.Errorf("after a SIGKILL and a restart, the switches are %v, want them as set", got)
+		}
 	}
 	// A graceful stop under load: it must exit cleanly and leave nothing
 	// behind that the next start cannot finish.
@@ -132,7 +134,6 @@ func TestChaos(t *testing.T) {
 		t.Errorf("SIGTERM: no clean stop in the log:\n%s", tail(p.Log(), 20))
 	}
 	p.Restart()
-	p.SetSwitches(`{"payment":{"fail_rate":0.15},"seats":{"fail_rate":0.1},"notification":{"fail_rate":0.2}}`)
 	time.Sleep(1 * time.Second)
 	rabbitctl(t, "stop_app")
 	time.Sleep(1500 * time.Millisecond)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -171,6 +170,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	switches := saga.NewSwitches()
+	if err := loadSwitches(switches, c.Data); err != nil {
+		return err
+	}
 	open := func(name string) (*sqlite.DB, error) {
 		db, err := sqlite.Open(ctx, filepath.Join(c.Data, name+".db"))
 		if err != nil {
@@ -184,7 +186,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	var seatsSvc *seats.Service // for the invariant checker, when it runs here
 	cfg := web.Config{Switches: switches, Broker: brokerSet(m.brokers, m.control), Token: c.Token, Log: m.Log,
 		PublishSwitches: func(ctx context.Context, all map[string]saga.Switch) error {
-			return m.control.Broadcast(ctx, switchesMessage(all))
+			// While the broker is away, say so at once rather than hold the
+			// request: the change is kept, and sent when the broker is back.
+			if err := m.control.Healthy(); err != nil {
+				return err
+			}
+			return m.control.Broadcast(ctx, switchesMessage(switches.State()))
 		}}
 	for _, part := range c.Only {
 		if part == saga.PartWeb {
@@ -263,24 +270,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	partsCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	m.stop = stop
-	// Switch changes made in any process reach every other one through the
-	// broker; a process that starts late asks for the current ones.
-	runners = append(runners, func(ctx context.Context) error {
-		// A process without the dashboard asks for the current switches each
-		// time its subscription is in place: at start and after an outage.
-		var hello func()
-		if !m.runs(saga.PartWeb) {
-			hello = func() {
-				msg := saga.Message{ID: saga.NewID(), Type: saga.TypeHello, RoutingKey: saga.KeyHello, Source: strings.Join(c.Only, ","), Timestamp: time.Now(), Body: []byte("{}")}
-				if err := m.control.Broadcast(ctx, msg); err != nil {
-					m.Log.Warn("could not ask for the current switches", "err", err)
-				}
-			}
-		}
-		return m.control.Subscribe(ctx, "control.#", hello, func(msg saga.Message) {
-			m.onControl(ctx, switches, live, msg)
-		})
-	})
+	runners = append(runners, func(ctx context.Context) error { return m.runControl(ctx, switches, live) })
+	runners = append(runners, func(ctx context.Context) error { return keepSwitches(ctx, switches, c.Data, m.Log) })
 	for _, run := range runners {
 		m.parts.Add(1)
 		go func() {
@@ -332,51 +323,6 @@ func newChecker(ctx context.Context, b *booking.Service, p *payment.Service, st 
 		c.Events = o.Audit()
 	}
 	return invariants.New(c)
-}
-
-func switchesMessage(all map[string]saga.Switch) saga.Message {
-	body, _ := json.Marshal(all)
-	return saga.Message{ID: saga.NewID(), Type: saga.TypeSwitchesChanged, RoutingKey: saga.ControlKey, Source: saga.PartWeb, Timestamp: time.Now(), Body: body}
-}
-
-// onControl applies a switch change from another process, or answers a
-// late starter's hello with the current switches.
-func (m *Main) onControl(ctx context.Context, switches *saga.Switches, live *web.Live, msg saga.Message) {
-	switch msg.Type {
-	case saga.TypeSwitchesChanged:
-		if part, _ := m.senders.Part(msg.Sender); m.senders != nil && part != saga.PartWeb {
-			m.Log.Warn("ignoring a switch change not sent by web", "sender", msg.Sender)
-			return
-		}
-		// A full set of switches is also a valid patch, so the same checks
-		// that guard PUT /api/failures guard what arrives from the broker.
-		checked, err := saga.ParsePatch(msg.Body)
-		if err != nil {
-			m.Log.Warn("ignoring an invalid switch change", "err", err)
-			return
-		}
-		before := switches.All()
-		switches.Apply(checked)
-		if !sameSwitches(before, switches.All()) {
-			live.SwitchesChanged()
-		}
-	case saga.TypeHello:
-		if m.runs(saga.PartWeb) {
-			_ = m.control.Broadcast(ctx, switchesMessage(switches.All()))
-		}
-	}
-}
-
-func sameSwitches(a, b map[string]saga.Switch) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // Close shuts down in the order that loses nothing: stop taking HTTP

@@ -1,8 +1,10 @@
 package saga
 
 import (
+	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Switch is one participant's failure switch.
@@ -64,6 +66,27 @@ type Switches struct {
 	mu      sync.RWMutex
 	m       map[string]Switch
 	changed chan struct{}
+	stamp   SwitchStamp // of the change that made the set in force
+	origin  string      // this process, in the stamps of its own changes
+}
+
+// SwitchStamp orders changes of the switches made in different processes:
+// the later change wins everywhere, so processes that missed each other's
+// changes during a broker outage agree once they hear each other again.
+type SwitchStamp struct {
+	At int64  `json:"at"` // Unix milliseconds of the change
+	By string `json:"by"` // the process that made it, to break a tie
+}
+
+func (a SwitchStamp) after(b SwitchStamp) bool {
+	return a.At > b.At || (a.At == b.At && a.By > b.By)
+}
+
+// SwitchState is the whole set with the stamp of the change that made it:
+// what processes send each other, and what each keeps on disk.
+type SwitchState struct {
+	SwitchStamp
+	Switches map[string]Switch `json:"switches"`
 }
 
 // NewSwitches returns switches that are all off.
@@ -72,7 +95,44 @@ func NewSwitches() *Switches {
 	for _, p := range SwitchParts {
 		m[p] = Switch{}
 	}
-	return &Switches{m: m, changed: make(chan struct{})}
+	return &Switches{m: m, changed: make(chan struct{}), origin: NewID()}
+}
+
+// State returns the whole set and its stamp.
+func (s *Switches) State() SwitchState {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := SwitchState{SwitchStamp: s.stamp, Switches: make(map[string]Switch, len(s.m))}
+	for k, v := range s.m {
+		st.Switches[k] = v
+	}
+	return st
+}
+
+// ApplyState takes a state sent by another process, or kept on disk, when
+// it is later than the one in force, and reports whether it did. Its values
+// are checked as a PUT's are: a whole set is also a valid patch.
+func (s *Switches) ApplyState(body []byte) (bool, error) {
+	var raw struct {
+		SwitchStamp
+		Switches json.RawMessage `json:"switches"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return false, invalid("switch state is not JSON: %v", err)
+	}
+	p, err := ParsePatch(raw.Switches)
+	if err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !raw.SwitchStamp.after(s.stamp) {
+		return false, nil
+	}
+	s.merge(p)
+	s.stamp = raw.SwitchStamp
+	s.wake()
+	return true, nil
 }
 
 // Get returns one participant's switch.
@@ -146,9 +206,23 @@ func ParsePatch(body []byte) (map[string]SwitchPatch, error) {
 // the id in force is that same setting coming back, as every change in any
 // process sends the whole set again: it leaves this process's count alone,
 // so nothing fails twice for one setting.
+//
+// It is a change made here, stamped now, so it wins over every change made
+// before it anywhere.
 func (s *Switches) Apply(p map[string]SwitchPatch) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.merge(p)
+	now := SwitchStamp{At: time.Now().UnixMilli(), By: s.origin}
+	if !now.after(s.stamp) { // a clock behind the last change's
+		now.At = s.stamp.At + 1
+	}
+	s.stamp = now
+	s.wake()
+}
+
+// merge applies a checked patch. The caller holds the write lock.
+func (s *Switches) merge(p map[string]SwitchPatch) {
 	for part, sw := range p {
 		if !isSwitchPart(part) {
 			continue
@@ -183,7 +257,6 @@ func (s *Switches) Apply(p map[string]SwitchPatch) {
 		}
 		s.m[part] = cur
 	}
-	s.wake()
 }
 
 // wake closes the channel Changed returned and makes the next one. The

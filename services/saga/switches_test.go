@@ -434,3 +434,30 @@ func TestParsePatchChecksTheScope(t *testing.T) {
 		})
 	}
 }
+
+func TestApplyStateKeepsTheLaterChange(t *testing.T) {
+	a, b := saga.NewSwitches(), saga.NewSwitches()
+	rate := func(f float64) map[string]saga.SwitchPatch {
+		return map[string]saga.SwitchPatch{saga.PartPayment: {FailRate: &f}}
+	}
+	a.Apply(rate(0.3))
+	time.Sleep(2 * time.Millisecond)
+	b.Apply(rate(0.7))
+	older, _ := json.Marshal(a.State())
+	newer, _ := json.Marshal(b.State())
+	if took, err := b.ApplyState(older); err != nil || took {
+		t.Errorf("an older state was taken (%v, %v): a change made before would undo a later one", took, err)
+	}
+	if took, err := a.ApplyState(newer); err != nil || !took {
+		t.Errorf("the later state was not taken: %v, %v", took, err)
+	}
+	if a.Get(saga.PartPayment).FailRate != 0.7 || b.Get(saga.PartPayment).FailRate != 0.7 {
+		t.Errorf("fail rates %v and %v, want both 0.7", a.Get(saga.PartPayment).FailRate, b.Get(saga.PartPayment).FailRate)
+	}
+	if took, _ := a.ApplyState(newer); took {
+		t.Error("the same state taken twice: a process would echo its own change back and forth")
+	}
+	if _, err := a.ApplyState([]byte(`{"at":9999999999999,"switches":{"payment":{"fail_rate":2}}}`)); err == nil {
+		t.Error("a state with a fail rate of 2 was taken; it must be checked as a PUT is")
+	}
+}
