@@ -93,6 +93,14 @@ type Tickets interface {
 	Sold(ctx context.Context, ids []string) (map[string][]string, error)
 }
 
+// Notices is Notification's record of what each user was told. Its Feed
+// lists notices by the time they were sent.
+type Notices interface {
+	Feed
+	// Told returns which of the given bookings have a notice.
+	Told(ctx context.Context, ids []string) (map[string]bool, error)
+}
+
 // Duplicate is one input that was handled more than once: several distinct
 // messages of one type, all caused by the same consumed message.
 type Duplicate struct {
