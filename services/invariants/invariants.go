@@ -516,6 +516,18 @@ func (c *Checker) check(ctx context.Context) (int, int, error) {
 	for _, s := range window {
 		seats[s.SeatID] = s
 	}
+	if c.cfg.Tickets != nil {
+		// The tickets of the same window of seats: one that the seat map
+		// does not give to its booking has that booking checked now, by the
+		// rules below, whatever made it and whenever.
+		suspects, err := c.ticketWindow(ctx, c.seatAfter, seatAfter)
+		if err != nil {
+			return 0, 0, err
+		}
+		for _, id := range suspects {
+			c.carry[id] = true
+		}
+	}
 	ids := make([]string, 0, len(c.carry)+len(c.byBooking))
 	for id := range c.carry {
 		ids = append(ids, id)

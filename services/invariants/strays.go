@@ -118,6 +118,46 @@ func (c *Checker) strayTickets(ctx context.Context, tickets map[string][]string,
 	return nil
 }
 
+// ticketWindow reads the tickets of the seats after the given id up to last
+// ("" for no end), then those seats in Booking's seat map, and returns the
+// bookings of the tickets whose seat the map does not hold or sell to them.
+// The seat map is read after the tickets, so a real ticket's hold is always
+// seen; what is returned is only a suspect, which strayTickets and orphans
+// then judge with everything else. Without this walk, a ticket issued
+// before the checker started would never be read: no cursor saw it, and the
+// sweep walks Booking's bookings, which a forged one is not among.
+func (c *Checker) ticketWindow(ctx context.Context, after, last string) ([]string, error) {
+	tickets, err := c.cfg.Tickets.Window(ctx, after, last)
+	if err != nil {
+		return nil, fmt.Errorf("invariants: read a window of tickets: %w", err)
+	}
+	if len(tickets) == 0 {
+		return nil, nil
+	}
+	seatIDs := make([]string, len(tickets))
+	for i, t := range tickets {
+		seatIDs[i] = t.SeatID
+	}
+	now := make(map[string]SeatClaim, len(tickets))
+	for part := range slices.Chunk(seatIDs, MaxIDs) {
+		got, err := c.cfg.Bookings.Seats(ctx, part)
+		if err != nil {
+			return nil, fmt.Errorf("invariants: read the seats of a window of tickets: %w", err)
+		}
+		for _, s := range got {
+			now[s.SeatID] = s
+		}
+	}
+	var suspects []string
+	for _, t := range tickets {
+		s, ok := now[t.SeatID]
+		if !ok || s.BookingID != t.BookingID || (s.SeatStatus != seatHeld && s.SeatStatus != seatSold) {
+			suspects = append(suspects, t.BookingID)
+		}
+	}
+	return suspects, nil
+}
+
 // orphans names the bookings Booking does not have that another store acted
 // for. missing were found through the other stores' change feeds, read
 // before Booking's bookings; and Booking commits a booking before anything

@@ -160,3 +160,23 @@ func TestAnEffectWithNoBookingIsCheckedAsFarAsTheStoresHere(t *testing.T) {
 	l.charge(forged(saga.TypeBookingCreated, saga.PaymentQueue, "ghost", "A1"))
 	wantBroken(t, check(t, l, c), invariants.RuleEffectHasBooking, "ghost", "Payment charged 10.00")
 }
+
+// A forged sale made before the checker started is in no cursor's reach,
+// and its booking is not among Booking's for the sweep: the walk over the
+// tickets, with the seat map's window, finds it within one turn.
+func TestAForgedTicketFromBeforeTheCheckerStartedIsFoundWithinATurn(t *testing.T) {
+	l := MustOpenLab(t, 3, 4) // six windows of two seats, then the end
+	l.confirmed("alice", "A1")
+	old := now() - 60_000
+	l.exec("seats", `INSERT INTO tickets (seat_id, booking_id, at) VALUES ('B2', 'ghost', ?), ('ZZ99', 'ghost', ?)`, old, old)
+	c := l.checker(all, invariants.Config{Overlap: 5 * time.Millisecond, SweepPage: 5, SeatPage: 2})
+	var r invariants.Report
+	for range 7 {
+		if r = check(t, l, c); len(named(r, invariants.RuleTicketSeatBooked, "ghost")) > 0 {
+			break
+		}
+	}
+	wantNamed(t, r, "ghost", map[string]string{
+		invariants.RuleEffectHasBooking: "SeatUpdating sold seat",
+		invariants.RuleTicketSeatBooked: "which is not a seat of the venue"})
+}
