@@ -248,7 +248,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// The invariant checker runs wherever Booking does, over the stores
 	// this process holds; it says which rules it cannot check here.
 	if cfg.Booking != nil {
-		chk, err := newChecker(ctx, cfg.Booking, cfg.Payment, seatsSvc, cfg.Observer, m.Log)
+		chk, err := newChecker(ctx, cfg.Booking, cfg.Payment, seatsSvc, cfg.Observer, cfg.Notification, m.Log)
 		if err != nil {
 			return err
 		}
@@ -303,7 +303,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 // newChecker builds the invariant checker over the stores given; any but
 // Booking's may be nil.
-func newChecker(ctx context.Context, b *booking.Service, p *payment.Service, st *seats.Service, o *observer.Service, log *slog.Logger) (*invariants.Checker, error) {
+func newChecker(ctx context.Context, b *booking.Service, p *payment.Service, st *seats.Service, o *observer.Service, n *notification.Service, log *slog.Logger) (*invariants.Checker, error) {
 	ba, err := b.Audit(ctx)
 	if err != nil {
 		return nil, err
@@ -321,6 +321,9 @@ func newChecker(ctx context.Context, b *booking.Service, p *payment.Service, st 
 	}
 	if o != nil {
 		c.Events = o.Audit()
+	}
+	if n != nil {
+		c.Notices = n.Audit()
 	}
 	return invariants.New(c)
 }

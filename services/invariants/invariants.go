@@ -11,6 +11,16 @@
 // order (charge before confirmed, refund before compensated, no ticket after
 // a void) means what it reads later can only be newer, never a false alarm.
 //
+// It also checks that no participant acted for a booking Booking never had
+// (a charge, a ticket or a notice made from a forged BookingCreated), and
+// that SeatUpdating's tickets and Booking's seat map agree: every ticket is
+// for a seat of the venue that Booking gives to the ticket's booking, and
+// every seat Booking sold to a confirmed booking has its ticket. Booking
+// commits a booking, holding its seats, before its BookingCreated leaves,
+// and marks a seat sold only after SeatsSold, which follows the ticket; so
+// a ticket read after the seat map is never older than the hold it needs,
+// and a sale read before the tickets never lacks a ticket that is coming.
+//
 // A check is incremental. Each one reads
 //   - the bookings touched since the last check, found through a cursor on
 //     an indexed column of each store (bookings' updated_at, the ledger's at,
@@ -48,6 +58,12 @@ const (
 	RuleConfirmedNets   = "confirmed-nets-amount"
 	RuleCompensatedNets = "compensated-nets-zero"
 	RuleHandledOnce     = "handled-once"
+	// RuleEffectHasBooking, RuleTicketSeatBooked and RuleSoldSeatTicketed
+	// catch what a message forged on the broker leaves behind: effects
+	// for a booking nobody made, and tickets the seat map does not show.
+	RuleEffectHasBooking = "effect-has-booking"
+	RuleTicketSeatBooked = "ticket-seat-booked"
+	RuleSoldSeatTicketed = "sold-seat-ticketed"
 )
 
 // Report states.
@@ -85,6 +101,9 @@ var Rules = []RuleInfo{
 	{RuleConfirmedNets, "a confirmed booking's ledger (charges minus refunds) nets exactly its amount"},
 	{RuleCompensatedNets, "a compensated booking's ledger nets to zero"},
 	{RuleHandledOnce, "no message was handled twice: no consumed message caused two distinct messages of one type"},
+	{RuleEffectHasBooking, "every charge in Payment's ledger, ticket in SeatUpdating's tickets and notice Notification sent belongs to a booking Booking has"},
+	{RuleTicketSeatBooked, "every ticket is for a seat of the venue that Booking's seat map holds or sells to the ticket's booking"},
+	{RuleSoldSeatTicketed, "every seat Booking's seat map sells to a confirmed booking has SeatUpdating's ticket for that booking"},
 }
 
 // RuleInfo names and explains one rule.
@@ -147,12 +166,14 @@ type RuleReport struct {
 type Config struct {
 	// Bookings is Booking's store; required.
 	Bookings Bookings
-	// Ledger, Tickets and Events are Payment's, SeatUpdating's and the
-	// observer's stores; nil when they are not in this process, and the
-	// rules that need them are then reported as not checked.
+	// Ledger, Tickets, Events and Notices are Payment's, SeatUpdating's,
+	// the observer's and Notification's stores; nil when they are not in
+	// this process, and the rules that need them are then reported as not
+	// checked.
 	Ledger  Ledger
 	Tickets Tickets
 	Events  Events
+	Notices Notices
 	// Every is the time between checks. Default 1s.
 	Every time.Duration
 	// Overlap is how far back each time-based cursor re-reads, for rows
@@ -236,6 +257,9 @@ func New(cfg Config) (*Checker, error) {
 		// Events are numbered by their one writer as they commit, so a
 		// smaller seq can never appear later: no overlap is needed.
 		c.feeds = append(c.feeds, newFeed("events", cfg.Events, 0))
+	}
+	if cfg.Notices != nil {
+		c.feeds = append(c.feeds, newFeed("notices", cfg.Notices, overlap))
 	}
 	c.report = Report{State: StateStarting, Violations: []Violation{}, Rules: c.rules(nil)}
 	return c, nil
@@ -369,6 +393,26 @@ func (c *Checker) rules(vs []Violation) []RuleReport {
 			if c.cfg.Events == nil {
 				r.Checked, r.Skipped = false, "the observer's record of messages is kept by another process"
 			}
+		case RuleEffectHasBooking:
+			var away []string
+			if c.cfg.Ledger == nil {
+				away = append(away, "Payment's ledger")
+			}
+			if c.cfg.Tickets == nil {
+				away = append(away, "SeatUpdating's tickets")
+			}
+			if c.cfg.Notices == nil {
+				away = append(away, "Notification's notices")
+			}
+			// Checked only whole: a rule read in part is never said to
+			// hold, though the stores that are here are still read.
+			if len(away) > 0 {
+				r.Checked, r.Skipped = false, "kept by another process: "+strings.Join(away, " and ")+"; the stores here are checked still"
+			}
+		case RuleTicketSeatBooked, RuleSoldSeatTicketed:
+			if c.cfg.Tickets == nil {
+				r.Checked, r.Skipped = false, "SeatUpdating's tickets are kept by another process"
+			}
 		}
 		r.Holds = r.Checked && r.Violations == 0
 		out = append(out, r)
@@ -472,6 +516,18 @@ func (c *Checker) check(ctx context.Context) (int, int, error) {
 	for _, s := range window {
 		seats[s.SeatID] = s
 	}
+	if c.cfg.Tickets != nil {
+		// The tickets of the same window of seats: one that the seat map
+		// does not give to its booking has that booking checked now, by the
+		// rules below, whatever made it and whenever.
+		suspects, err := c.ticketWindow(ctx, c.seatAfter, seatAfter)
+		if err != nil {
+			return 0, 0, err
+		}
+		for _, id := range suspects {
+			c.carry[id] = true
+		}
+	}
 	ids := make([]string, 0, len(c.carry)+len(c.byBooking))
 	for id := range c.carry {
 		ids = append(ids, id)
@@ -499,6 +555,7 @@ func (c *Checker) check(ctx context.Context) (int, int, error) {
 	for id := range seats {
 		recheck[id] = true
 	}
+	var claims []SeatClaim // the held and sold seats of the bookings checked
 	for part := range slices.Chunk(ids, MaxIDs) {
 		got, err := b.SeatsOf(ctx, part)
 		if err != nil {
@@ -508,6 +565,7 @@ func (c *Checker) check(ctx context.Context) (int, int, error) {
 			setSeat(seats, s)
 			delete(recheck, s.SeatID)
 		}
+		claims = append(claims, got...)
 	}
 	for part := range slices.Chunk(slices.Sorted(maps.Keys(recheck)), MaxIDs) {
 		got, err := b.Seats(ctx, part)
@@ -522,9 +580,11 @@ func (c *Checker) check(ctx context.Context) (int, int, error) {
 	found := make([]string, 0, len(states))
 	var settled []string // confirmed or compensated: their money is final
 	var compensated []string
+	var missing []string // ids Booking does not have: only a forgery makes them
 	for _, id := range ids {
 		s, ok := states[id]
 		if !ok {
+			missing = append(missing, id)
 			continue
 		}
 		found = append(found, id)
@@ -560,18 +620,30 @@ func (c *Checker) check(ctx context.Context) (int, int, error) {
 			}
 		}
 	}
+	var tickets map[string][]string // booking → its tickets' seats
 	if c.cfg.Tickets != nil {
-		for part := range slices.Chunk(compensated, MaxIDs) {
+		// The tickets of every booking checked, not only the compensated:
+		// after the seat map, so a ticket is never older than its hold.
+		tickets = map[string][]string{}
+		for part := range slices.Chunk(ids, MaxIDs) {
 			sold, err := c.cfg.Tickets.Sold(ctx, part)
 			if err != nil {
 				return 0, 0, fmt.Errorf("invariants: read tickets: %w", err)
 			}
-			for _, id := range part {
-				if seats := sold[id]; len(seats) > 0 {
-					add(RuleSeatSold, id, fmt.Sprintf("SeatUpdating sold %s to this booking, which is compensated", seatList(seats)))
-				}
+			maps.Copy(tickets, sold)
+		}
+		for _, id := range compensated {
+			if seats := tickets[id]; len(seats) > 0 {
+				add(RuleSeatSold, id, fmt.Sprintf("SeatUpdating sold %s to this booking, which is compensated", seatList(seats)))
 			}
 		}
+		unticketedSales(claims, tickets, add)
+		if err := c.strayTickets(ctx, tickets, states, claims, add); err != nil {
+			return 0, 0, err
+		}
+	}
+	if err := c.orphans(ctx, missing, tickets, add); err != nil {
+		return 0, 0, err
 	}
 	if c.cfg.Events != nil {
 		for part := range slices.Chunk(found, MaxIDs) {

@@ -86,8 +86,8 @@ func TestAConsistentSagaHoldsEveryRule(t *testing.T) {
 	if r.BookingsTotal != 3 || r.BookingsChecked != 3 {
 		t.Errorf("bookings_total=%d bookings_checked=%d, want 3 and 3", r.BookingsTotal, r.BookingsChecked)
 	}
-	if len(r.Rules) != 5 {
-		t.Fatalf("%d rules reported, want 5", len(r.Rules))
+	if len(r.Rules) != 8 {
+		t.Fatalf("%d rules reported, want 8", len(r.Rules))
 	}
 	for _, rr := range r.Rules {
 		if !rr.Checked || !rr.Holds || rr.Skipped != "" {
@@ -333,7 +333,8 @@ func TestSplitModeNeverReportsAnUncheckedRuleAsHolding(t *testing.T) {
 		}
 	}
 	want := map[string]bool{invariants.RuleSeatSold: false, invariants.RuleSeatHeld: true, invariants.RuleConfirmedNets: false,
-		invariants.RuleCompensatedNets: false, invariants.RuleHandledOnce: false}
+		invariants.RuleCompensatedNets: false, invariants.RuleHandledOnce: false, invariants.RuleEffectHasBooking: false,
+		invariants.RuleTicketSeatBooked: false, invariants.RuleSoldSeatTicketed: false}
 	for rule, w := range want {
 		if checked[rule] != w {
 			t.Errorf("rule %s checked=%v, want %v", rule, checked[rule], w)

@@ -12,6 +12,7 @@ import (
 	"github.com/sagaboard/sagaboard/services/booking"
 	"github.com/sagaboard/sagaboard/services/compensation"
 	"github.com/sagaboard/sagaboard/services/invariants"
+	"github.com/sagaboard/sagaboard/services/notification"
 	"github.com/sagaboard/sagaboard/services/observer"
 	"github.com/sagaboard/sagaboard/services/payment"
 	"github.com/sagaboard/sagaboard/services/saga"
@@ -31,6 +32,7 @@ type lab struct {
 	p    *payment.Service
 	s    *seats.Service
 	c    *compensation.Service
+	n    *notification.Service
 	o    *observer.Service
 	tap  saga.BatchHandler
 	sent map[string]saga.Booking // what each booking's messages carry
@@ -93,6 +95,9 @@ func MustOpenLab(tb testing.TB, rows, cols int) *lab {
 	if l.c, err = compensation.New(ctx, open("compensation"), nil, quiet()); err != nil {
 		tb.Fatal(err)
 	}
+	if l.n, err = notification.New(ctx, open("notification"), nil, sw, quiet()); err != nil {
+		tb.Fatal(err)
+	}
 	bus := &tapBus{h: map[string]saga.BatchHandler{}, got: make(chan struct{})}
 	if l.o, err = observer.New(ctx, open("observer"), bus, quiet()); err != nil {
 		tb.Fatal(err)
@@ -113,9 +118,9 @@ func MustOpenLab(tb testing.TB, rows, cols int) *lab {
 }
 
 // Stores is which stores a checker is given.
-type Stores struct{ Ledger, Tickets, Events bool }
+type Stores struct{ Ledger, Tickets, Events, Notices bool }
 
-var all = Stores{true, true, true}
+var all = Stores{true, true, true, true}
 
 // checker returns a checker over the lab's stores; cfg supplies the
 // timings.
@@ -136,6 +141,9 @@ func (l *lab) checker(st Stores, cfg invariants.Config) *invariants.Checker {
 	}
 	if st.Events {
 		cfg.Events = l.o.Audit()
+	}
+	if st.Notices {
+		cfg.Notices = l.n.Audit()
 	}
 	c, err := invariants.New(cfg)
 	if err != nil {
@@ -204,14 +212,24 @@ func (l *lab) charge(created saga.Message) saga.Message {
 	return l.one(l.apply("payment", l.p.ChargeOnBookingCreated, created), saga.TypePaymentCompleted)
 }
 
-// confirmed runs a booking to confirmed: charged, sold, and Booking told.
+// confirmed runs a booking to confirmed: charged, sold, Booking told, and
+// the user told.
 func (l *lab) confirmed(user string, seatIDs ...string) string {
 	l.tb.Helper()
 	id, created := l.book(user, seatIDs...)
 	paid := l.charge(created)
 	sold := l.one(l.apply("seats", l.s.SellOnPaymentCompleted, paid), saga.TypeSeatsSold)
 	l.apply("booking", l.b.UpdateOnOutcome, sold)
+	l.notify(sold)
 	return id
+}
+
+// notify has Notification tell the user how a booking ended, and Booking
+// hear that it did.
+func (l *lab) notify(outcome saga.Message) {
+	l.tb.Helper()
+	told := l.one(l.apply("notification", l.n.NotifyOnOutcome, outcome), saga.TypeBookingNotified)
+	l.apply("booking", l.b.UpdateOnOutcome, told)
 }
 
 // compensated runs a booking to compensated after a charge: the seat
@@ -226,7 +244,8 @@ func (l *lab) compensated(user string, seatIDs ...string) string {
 	l.observe(failed)
 	refund := l.one(l.apply("compensation", l.c.UndoOnFailure, failed), saga.TypeRefundRequested)
 	refunded := l.one(l.apply("payment", l.p.RefundOnRefundRequested, refund), saga.TypePaymentRefunded)
-	l.one(l.apply("booking", l.b.ReleaseOnUndo, refunded), saga.TypeBookingCancelled)
+	cancelled := l.one(l.apply("booking", l.b.ReleaseOnUndo, refunded), saga.TypeBookingCancelled)
+	l.notify(cancelled)
 	return id
 }
 

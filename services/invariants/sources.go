@@ -85,12 +85,30 @@ type Ledger interface {
 	Nets(ctx context.Context, ids []string) (map[string]Net, error)
 }
 
+// Ticket is one seat SeatUpdating sold, and the booking it sold it to.
+type Ticket struct {
+	SeatID, BookingID string
+}
+
 // Tickets is SeatUpdating's record of sales. Its Feed lists tickets by the
 // time they were issued.
 type Tickets interface {
 	Feed
 	// Sold returns the seats sold to each given booking that has any.
 	Sold(ctx context.Context, ids []string) (map[string][]string, error)
+	// Window returns the tickets of the seats after the given id, up to
+	// and including last ("" for no end), in seat id order: the checker
+	// walks the tickets with its window of the seat map, so a ticket no
+	// cursor saw, issued before the checker started, is read within a turn.
+	Window(ctx context.Context, after, last string) ([]Ticket, error)
+}
+
+// Notices is Notification's record of what each user was told. Its Feed
+// lists notices by the time they were sent.
+type Notices interface {
+	Feed
+	// Told returns which of the given bookings have a notice.
+	Told(ctx context.Context, ids []string) (map[string]bool, error)
 }
 
 // Duplicate is one input that was handled more than once: several distinct

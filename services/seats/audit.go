@@ -79,3 +79,28 @@ func (a *Audit) Sold(ctx context.Context, ids []string) (map[string][]string, er
 	}
 	return out, rows.Err()
 }
+
+// Window returns the tickets of the seats in (after, last], by primary key;
+// last "" reads to the end.
+func (a *Audit) Window(ctx context.Context, after, last string) ([]invariants.Ticket, error) {
+	// Two queries, not one with an OR, so each is a plain range on the
+	// primary key.
+	q, args := `SELECT seat_id, booking_id FROM tickets WHERE seat_id > ? AND seat_id <= ? ORDER BY seat_id`, []any{after, last}
+	if last == "" {
+		q, args = `SELECT seat_id, booking_id FROM tickets WHERE seat_id > ? ORDER BY seat_id`, []any{after}
+	}
+	rows, err := a.s.db.R.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("seats: audit tickets after %q: %w", after, err)
+	}
+	defer rows.Close()
+	var out []invariants.Ticket
+	for rows.Next() {
+		var t invariants.Ticket
+		if err := rows.Scan(&t.SeatID, &t.BookingID); err != nil {
+			return nil, fmt.Errorf("seats: audit tickets: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}

@@ -108,6 +108,7 @@ func (s *Service) SellOnPaymentCompleted(ctx context.Context, tx *sqlite.Tx, m s
 		return fail("seat update failed: "+fault, true), nil
 	}
 	now := time.Now().UnixMilli()
+	var inserted []string // this handling's tickets: all an undo may take back
 	for _, seat := range e.Booking.Seats {
 		var owner string
 		err := tx.QueryRowContext(ctx, `SELECT booking_id FROM tickets WHERE seat_id = ?`, seat).Scan(&owner)
@@ -118,10 +119,15 @@ func (s *Service) SellOnPaymentCompleted(ctx context.Context, tx *sqlite.Tx, m s
 		case owner == e.Booking.ID:
 			continue // sold to this booking already
 		default:
-			// A real failure, not an injected one: the savepoint is rolled
-			// back by returning messages only after undoing our inserts.
-			if _, err := tx.ExecContext(ctx, `DELETE FROM tickets WHERE booking_id = ?`, e.Booking.ID); err != nil {
-				return nil, fmt.Errorf("seats: undo partial sale: %w", err)
+			// A real failure, not an injected one: the transaction commits,
+			// since it records the message as handled, so the undo is ours
+			// to do. It takes back only what this handling inserted: a
+			// ticket sold to the booking before stands, whatever a later
+			// message claims (a PaymentCompleted may be forged).
+			for _, mine := range inserted {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM tickets WHERE seat_id = ? AND booking_id = ?`, mine, e.Booking.ID); err != nil {
+					return nil, fmt.Errorf("seats: undo partial sale of %s: %w", mine, err)
+				}
 			}
 			s.log.Warn("seat already sold to another booking", "seat", seat, "booking", e.Booking.ID, "owner", owner)
 			return fail(fmt.Sprintf("seat %s is already sold to booking %s", seat, owner), false), nil
@@ -129,6 +135,7 @@ func (s *Service) SellOnPaymentCompleted(ctx context.Context, tx *sqlite.Tx, m s
 		if _, err := tx.ExecContext(ctx, `INSERT INTO tickets (seat_id, booking_id, at) VALUES (?, ?, ?)`, seat, e.Booking.ID, now); err != nil {
 			return nil, fmt.Errorf("seats: sell %s: %w", seat, err)
 		}
+		inserted = append(inserted, seat)
 	}
 	out := saga.Envelope{Booking: e.Booking, IsSuccess: saga.Bool(true), Reason: "sold " + strings.Join(e.Booking.Seats, " ")}
 	return []saga.Message{saga.NewMessage(saga.PartSeats, saga.TypeSeatsSold, saga.NotificationQueue, out)}, nil
