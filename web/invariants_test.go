@@ -12,6 +12,7 @@ import (
 
 	"github.com/sagaboard/sagaboard/services/booking"
 	"github.com/sagaboard/sagaboard/services/invariants"
+	"github.com/sagaboard/sagaboard/services/notification"
 	"github.com/sagaboard/sagaboard/services/observer"
 	"github.com/sagaboard/sagaboard/services/payment"
 	"github.com/sagaboard/sagaboard/services/saga"
@@ -75,6 +76,10 @@ func TestInvariantsAPIReportsTheCheckersVerdict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	nt, err := notification.New(ctx, open("notification"), bus, sw, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ba, err := bk.Audit(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +88,7 @@ func TestInvariantsAPIReportsTheCheckersVerdict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chk, err := invariants.New(invariants.Config{Bookings: ba, Ledger: pay.Audit(), Tickets: ta, Events: ob.Audit(), Log: log})
+	chk, err := invariants.New(invariants.Config{Bookings: ba, Ledger: pay.Audit(), Tickets: ta, Events: ob.Audit(), Notices: nt.Audit(), Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,8 +113,8 @@ func TestInvariantsAPIReportsTheCheckersVerdict(t *testing.T) {
 	if at, err := time.Parse(time.RFC3339Nano, *r.CheckedAt); err != nil || time.Since(at) > time.Minute {
 		t.Errorf("checked_at %q is not a recent RFC 3339 time", *r.CheckedAt)
 	}
-	if len(r.Rules) != 5 {
-		t.Errorf("%d rules listed, want 5: %s", len(r.Rules), body)
+	if len(r.Rules) != 8 {
+		t.Errorf("%d rules listed, want 8: %s", len(r.Rules), body)
 	}
 
 	// A pending booking's seat sold in the seat map breaks a rule.
