@@ -8,6 +8,7 @@ require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/coder/websocket v1.8.15
 	github.com/rabbitmq/amqp091-go v1.16.0
+	golang.org/x/time v0.16.0
 	modernc.org/sqlite v1.62.0
 )
 

@@ -87,6 +87,9 @@ type Broker struct {
 	Err       string
 	Outages   int
 	Since     time.Time
+	// SharedIdentity is set while every part logs in to the broker as
+	// one user, so anybody who can log in can forge saga messages.
+	SharedIdentity bool
 }
 
 // SeatMap is the venue, row by row.

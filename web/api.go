@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/sagaboard/sagaboard/services/booking"
 	"github.com/sagaboard/sagaboard/services/observer"
@@ -57,7 +59,59 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if err != nil {
 		return nil, errBody{http.StatusBadRequest, "could not read the request body"}
 	}
+	if err := checkText(b); err != nil {
+		return nil, errBody{http.StatusBadRequest, err.Error()}
+	}
 	return b, nil
+}
+
+// checkText refuses a JSON body that is not valid UTF-8, or that escapes
+// half a UTF-16 surrogate pair ("\ud800"): encoding/json would turn
+// either into U+FFFD without a word, and store a name nobody typed.
+func checkText(b []byte) error {
+	if !utf8.Valid(b) {
+		return errors.New("the request body is not valid UTF-8; send JSON text in UTF-8")
+	}
+	inString := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			inString = !inString
+		case c == '\\' && inString && i+1 < len(b):
+			i++
+			if b[i] != 'u' {
+				continue
+			}
+			r, ok := hex4(b, i+1)
+			if !ok {
+				continue // not an escape; the decoder says so
+			}
+			i += 4
+			switch {
+			case utf16.IsSurrogate(r) && r < 0xdc00:
+				// A high half must be followed by an escaped low half.
+				if i+6 < len(b) && b[i+1] == '\\' && b[i+2] == 'u' {
+					if lo, ok := hex4(b, i+3); ok && lo >= 0xdc00 && lo <= 0xdfff {
+						i += 6
+						continue
+					}
+				}
+				return errors.New("the request body escapes half a UTF-16 surrogate pair; send the character itself, or both halves")
+			case utf16.IsSurrogate(r):
+				return errors.New("the request body escapes half a UTF-16 surrogate pair; send the character itself, or both halves")
+			}
+		}
+	}
+	return nil
+}
+
+// hex4 reads the four hex digits of a \u escape at b[i:].
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[i:i+4]), 16, 32)
+	return rune(n), err == nil
 }
 
 // decodeStrict decodes one JSON object, refusing unknown fields and trailing
@@ -136,6 +190,8 @@ func (s *Server) getBooking(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		wait = d
+		// The answer is written after the wait, so its deadline starts then.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + writeTimeout))
 	}
 	var v BookingView
 	var err error
@@ -432,18 +488,4 @@ func (s *Server) replayDeadLetter(w http.ResponseWriter, r *http.Request) {
 	}
 	s.live.DeadLettersChanged()
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "replayed"})
-}
-
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	if err := s.cfg.Broker.Healthy(); err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
-		return
-	}
-	for _, check := range s.cfg.Checks {
-		if err := check(r.Context()); err != nil {
-			writeError(w, http.StatusServiceUnavailable, err.Error())
-			return
-		}
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

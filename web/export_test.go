@@ -93,13 +93,16 @@ type lab struct {
 	Server   *web.Server
 	Booking  *booking.Service
 	Switches *saga.Switches
+	Bus      *loopBus
 	client   *http.Client
 }
 
 type labOptions struct {
-	run       bool   // run the participants, so sagas finish
-	noPayment bool   // leave Payment out of this process
-	token     string // the server's -token
+	run       bool                // run the participants, so sagas finish
+	noPayment bool                // leave Payment out of this process
+	token     string              // the server's -token
+	log       io.Writer           // where the server logs; default nowhere
+	config    func(c *web.Config) // changes the server's config before New
 }
 
 func mustLab(t *testing.T, o labOptions) *lab {
@@ -107,7 +110,10 @@ func mustLab(t *testing.T, o labOptions) *lab {
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
 	bus := &loopBus{}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if o.log == nil {
+		o.log = io.Discard
+	}
+	log := slog.New(slog.NewTextHandler(o.log, nil))
 	open := func(name string) *sqlite.DB { return mustOpenStore(t, dir, name) }
 	must := func(err error) {
 		if err != nil {
@@ -133,6 +139,9 @@ func mustLab(t *testing.T, o labOptions) *lab {
 		must(err)
 		cfg.Payment = pay
 	}
+	if o.config != nil {
+		o.config(&cfg)
+	}
 	srv := web.New(cfg)
 	bk.OnChange(srv.BookingCommitted)
 	var wg sync.WaitGroup
@@ -157,7 +166,7 @@ func mustLab(t *testing.T, o labOptions) *lab {
 		cancel()
 		wg.Wait()
 	})
-	return &lab{t: t, URL: ts.URL, Server: srv, Booking: bk, Switches: sw,
+	return &lab{t: t, URL: ts.URL, Server: srv, Booking: bk, Switches: sw, Bus: bus,
 		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
@@ -170,6 +179,9 @@ func (l *lab) send(method, path, body string, header http.Header) (*http.Respons
 	}
 	for k, v := range header {
 		req.Header[k] = v
+	}
+	if host := header.Get("Host"); host != "" {
+		req.Host = host // the client sends req.Host, never a Host header
 	}
 	res, err := l.client.Do(req)
 	if err != nil {

@@ -48,7 +48,7 @@ func (s *Server) invariantMetrics(b *strings.Builder) {
 	b.WriteString("# TYPE sagaboard_invariant_violations gauge\n")
 	for _, r := range rep.Rules {
 		if r.Checked || r.Violations > 0 {
-			fmt.Fprintf(b, "sagaboard_invariant_violations{rule=%q} %d\n", label(r.Rule), r.Violations)
+			fmt.Fprintf(b, "sagaboard_invariant_violations{rule=%s} %d\n", labelValue(r.Rule), r.Violations)
 		}
 	}
 	b.WriteString("# HELP sagaboard_invariant_check_seconds How long the last invariant check took.\n")

@@ -87,7 +87,7 @@ type marks struct {
 }
 
 func newLive(s *Server) *Live {
-	l := &Live{s: s, hub: ws.New(ws.Options{Log: s.log}), assets: loadAssets(), last: map[string][]byte{}, steps: newStepTimes()}
+	l := &Live{s: s, hub: ws.New(ws.Options{Log: s.log, MaxPerClient: s.cfg.WSPerClient, ClientOf: clientAddr}), assets: loadAssets(), last: map[string][]byte{}, steps: newStepTimes()}
 	l.marks.bookings = map[string]struct{}{}
 	ctx, cancel := context.WithCancel(context.Background())
 	l.stop = cancel
@@ -476,8 +476,10 @@ func (l *Live) queuesView() views.Queues {
 
 func (l *Live) brokerView() views.Broker {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.broker
+	b := l.broker
+	l.mu.Unlock()
+	b.SharedIdentity = l.s.cfg.BrokerIdentity == BrokerShared
+	return b
 }
 
 // watchBroker looks at the broker and its queues every lookEvery, apart

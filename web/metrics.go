@@ -3,7 +3,7 @@ package web
 import (
 	"fmt"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/sagaboard/sagaboard/services/saga"
@@ -29,30 +29,28 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	var b strings.Builder
 	if s.cfg.Observer != nil {
 		counts := s.cfg.Observer.Counts()
-		sort.Slice(counts, func(i, j int) bool {
-			if counts[i].Queue != counts[j].Queue {
-				return counts[i].Queue < counts[j].Queue
-			}
-			return counts[i].Type < counts[j].Type
-		})
 		b.WriteString("# HELP sagaboard_messages_total Messages the observer saw since this process started, by queue and type.\n")
 		b.WriteString("# TYPE sagaboard_messages_total counter\n")
 		steps := map[[2]string]int64{}
+		// Routing keys and types are whatever a client of the broker sent;
+		// as labels they are bounded to the saga's own words, so a flood of
+		// made-up ones adds to one "other" series instead of a new series
+		// each.
+		known := vocabulary()
+		series := map[[2]string]int64{}
 		for _, c := range counts {
-			fmt.Fprintf(&b, "sagaboard_messages_total{queue=%q,type=%q} %d\n", label(c.Queue), label(c.Type), c.N)
+			series[[2]string{known.queue(c.Queue), known.typ(c.Type)}] += c.N
 			if so, ok := stepOutcomes[c.Type]; ok {
 				steps[so] += c.N
 			}
 		}
+		for _, k := range sortedKeys(series) {
+			fmt.Fprintf(&b, "sagaboard_messages_total{queue=%s,type=%s} %d\n", labelValue(k[0]), labelValue(k[1]), series[k])
+		}
 		b.WriteString("# HELP sagaboard_step_total Saga steps by outcome, since this process started.\n")
 		b.WriteString("# TYPE sagaboard_step_total counter\n")
-		keys := make([][2]string, 0, len(steps))
-		for k := range steps {
-			keys = append(keys, k)
-		}
-		sort.Slice(keys, func(i, j int) bool { return keys[i][0]+keys[i][1] < keys[j][0]+keys[j][1] })
-		for _, k := range keys {
-			fmt.Fprintf(&b, "sagaboard_step_total{step=%q,outcome=%q} %d\n", k[0], k[1], steps[k])
+		for _, k := range sortedKeys(steps) {
+			fmt.Fprintf(&b, "sagaboard_step_total{step=%s,outcome=%s} %d\n", labelValue(k[0]), labelValue(k[1]), steps[k])
 		}
 	}
 	if s.cfg.Booking != nil {
@@ -73,11 +71,74 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(b.String()))
 }
 
-// label keeps a label value printable; %q then escapes it the way the text
-// format wants.
-func label(s string) string {
-	if len(s) > 64 {
-		s = s[:64]
+// otherLabel stands for every value outside the saga's vocabulary.
+const otherLabel = "other"
+
+// labels is the vocabulary a label value may come from; see vocabulary.
+type labels struct {
+	queues, types map[string]bool
+}
+
+// vocabulary is the saga's own words for queues and message types, from
+// services/saga, where they are said once. The queues are the ones the
+// parts consume plus the keys only the observer hears.
+func vocabulary() labels {
+	l := labels{queues: map[string]bool{saga.KeyBookingNotified: true, saga.KeyNotes: true}, types: map[string]bool{}}
+	for _, q := range saga.WorkQueues() {
+		l.queues[q] = true
 	}
-	return strings.ToValidUTF8(s, "?")
+	for _, t := range []string{saga.TypeBookingCreated, saga.TypePaymentCompleted, saga.TypePaymentServiceFailed,
+		saga.TypeSeatsSold, saga.TypeSeatUpdatingServiceFailed, saga.TypeRefundRequested, saga.TypePaymentRefunded,
+		saga.TypeSeatReleaseRequested, saga.TypeBookingCancelled, saga.TypeNotificationRetry, saga.TypeBookingNotified,
+		saga.TypeDeadlineExceeded, saga.TypeSeatsVoidRequested, saga.TypeVoidRefused, saga.TypeLateMessageNeutralised} {
+		l.types[t] = true
+	}
+	return l
+}
+
+func (l labels) queue(q string) string { return l.bounded(l.queues, q) }
+func (l labels) typ(t string) string   { return l.bounded(l.types, t) }
+
+func (labels) bounded(set map[string]bool, v string) string {
+	if set[v] {
+		return v
+	}
+	return otherLabel
+}
+
+// sortedKeys orders a metric's series, so /metrics reads the same twice.
+func sortedKeys(m map[[2]string]int64) [][2]string {
+	keys := make([][2]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b [2]string) int {
+		if c := strings.Compare(a[0], b[0]); c != 0 {
+			return c
+		}
+		return strings.Compare(a[1], b[1])
+	})
+	return keys
+}
+
+// labelValue quotes a label value as the Prometheus text format wants:
+// valid UTF-8, with only backslash, double quote and newline escaped, as
+// \\, \" and \n. (Go's %q escapes more, in ways the format does not read.)
+func labelValue(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		switch r {
+		case '\\':
+			b.WriteString(`\\`)
+		case '"':
+			b.WriteString(`\"`)
+		case '\n':
+			b.WriteString(`\n`)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }

@@ -8,9 +8,10 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
-	"time"
+	"unicode/utf8"
 
 	"github.com/a-h/templ"
 	"github.com/sagaboard/sagaboard/services/saga"
@@ -34,6 +35,13 @@ func readForm(w http.ResponseWriter, r *http.Request) error {
 			return errBody{http.StatusRequestEntityTooLarge, fmt.Sprintf("the form is larger than %d bytes", MaxBodyBytes)}
 		}
 		return errBody{http.StatusBadRequest, "the form could not be read"}
+	}
+	// Percent-escapes can spell any bytes; a name that is not UTF-8 would
+	// be stored mangled, so it is refused whole.
+	for k, vs := range r.PostForm {
+		if !utf8.ValidString(k) || slices.ContainsFunc(vs, func(v string) bool { return !utf8.ValidString(v) }) {
+			return errBody{http.StatusBadRequest, "the form is not valid UTF-8 text; type the name again"}
+		}
 	}
 	return nil
 }
@@ -272,7 +280,7 @@ func (s *Server) rememberToken(w http.ResponseWriter, r *http.Request) {
 			"cross-site request refused: the Origin does not match this server", false))
 		return
 	}
-	if s.cfg.Token == "" {
+	if !s.gate.required() {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
@@ -281,12 +289,16 @@ func (s *Server) rememberToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := r.PostForm.Get("token")
-	if !constantTimeEqual(token, s.cfg.Token) || !cookieSafe(token) {
-		// A pause makes guessing slow.
-		select {
-		case <-time.After(300 * time.Millisecond):
-		case <-r.Context().Done():
-		}
+	v, retry := s.gate.check(r, token)
+	if v == tokenLimited {
+		setRetryAfter(w, retry)
+		s.render(w, r, http.StatusTooManyRequests, views.MessagePage(s.page(r, "sagaboard", ""), "Too many wrong tokens",
+			"Too many wrong tokens came from your address just now; wait a few seconds and try again.", false))
+		return
+	}
+	if v != tokenOK || !cookieSafe(token) {
+		// No pause here: it held a goroutine per guess and slowed nobody
+		// who guessed in parallel; the gate's limit per address does.
 		http.Redirect(w, r, "/?token=wrong", http.StatusSeeOther)
 		return
 	}

@@ -42,9 +42,17 @@ func (s *Server) page(r *http.Request, title, wsPath string) views.Page {
 		Title:      title,
 		Assets:     s.live.assets.urls,
 		WS:         wsPath,
-		NeedToken:  s.cfg.Token != "" && !s.authorized(r),
+		NeedToken:  s.needsToken(r),
 		TokenWrong: r.URL.Query().Get("token") == "wrong",
 	}
+}
+
+// needsToken reports whether the page should ask for the token. A wrong
+// cookie counts as a guess, as it does on the API, or a page load would
+// tell a guesser what guard does not.
+func (s *Server) needsToken(r *http.Request) bool {
+	v, _ := s.gate.check(r)
+	return v != tokenOK
 }
 
 // render draws c whole before sending anything, so a failure halfway gives

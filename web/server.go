@@ -6,7 +6,6 @@ package web
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -49,21 +48,63 @@ type Config struct {
 	PublishSwitches func(ctx context.Context, all map[string]saga.Switch) error
 	// Checks are run by /healthz: one per database in this process.
 	Checks []func(context.Context) error
-	// Token, when set, is required on every state-changing request.
+	// Token, when set, is required on every state-changing request. It
+	// should be at least MinTokenLength long; the command refuses shorter.
 	Token string
 	// Log defaults to slog.Default().
 	Log *slog.Logger
+
+	// Addr is the listen address (-addr). Its host is a name the server
+	// answers to, unless it is unspecified (0.0.0.0, ::). Default "": only
+	// loopback names.
+	Addr string
+	// AllowedHosts are more Host names the server answers to
+	// (-allowed-hosts), e.g. the name a reverse proxy forwards. Default
+	// none. Any other Host is refused on every route; see Hosts.
+	AllowedHosts []string
+	// WSPerClient bounds the live dashboards one client address may hold
+	// open (-ws-per-client). Default 200: a benchmark's 100 viewers from
+	// one machine fit, and one client cannot take all ws.Options.MaxClients.
+	WSPerClient int
+	// DataDir, when set, is the folder /healthz checks it can write to
+	// (-data), so a full or read-only disk shows as 503 there rather than
+	// as a 500 on the next booking. Default "": not checked.
+	DataDir string
+	// BrokerIdentity is how the parts log in to RabbitMQ: BrokerPerPart
+	// or BrokerShared. /healthz says it, and the page warns while it is
+	// shared. Default "" means BrokerShared, the unsafe one, so a caller
+	// that does not know never hides the warning.
+	BrokerIdentity string
 }
+
+// The values of Config.BrokerIdentity, and of /healthz's broker_identity.
+const (
+	// BrokerPerPart: each part has its own broker user, set up with
+	// `sagaboard setup-broker`, so the broker vouches for who sent what.
+	BrokerPerPart = "per-part"
+	// BrokerShared: every part logs in as one user (guest by default), so
+	// any client of the vhost can send messages that look like a part's.
+	BrokerShared = "shared"
+)
+
+// writeTimeout bounds how long one answer may take to write, so a client
+// that stops reading cannot hold a connection and its goroutine for
+// ever. The live routes get their own: see ServeHTTP.
+const writeTimeout = 30 * time.Second
 
 // Server serves the API and the pages.
 type Server struct {
-	cfg  Config
-	log  *slog.Logger
-	mux  *http.ServeMux
-	live *Live
-	csrf *http.CrossOriginProtection
-	wait waiters
-	load loader // the one "Book N random" load that may run; see load.go
+	cfg   Config
+	log   *slog.Logger
+	mux   *http.ServeMux
+	live  *Live
+	csrf  *http.CrossOriginProtection
+	hosts Hosts
+	root  http.Handler // mux behind the Host check
+	gate  *tokenGate
+	probe dataProbe
+	wait  waiters
+	load  loader // the one "Book N random" load that may run; see load.go
 }
 
 // New returns a server. Call Live() to feed it changes.
@@ -71,9 +112,22 @@ func New(cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection()}
+	if cfg.WSPerClient <= 0 {
+		cfg.WSPerClient = 200
+	}
+	if cfg.BrokerIdentity == "" {
+		cfg.BrokerIdentity = BrokerShared
+	}
+	s := &Server{cfg: cfg, log: cfg.Log, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection(),
+		hosts: NewHosts(cfg.Addr, cfg.AllowedHosts), gate: newTokenGate(cfg.Token, cfg.Log), probe: dataProbe{dir: cfg.DataDir}}
+	if host, _, err := net.SplitHostPort(cfg.Addr); err == nil && unspecified(host) && s.hosts.LoopbackOnly() {
+		// Listening everywhere suggests the dashboard is meant to be
+		// reached by some other name, which would be refused; say how.
+		s.log.Info("the dashboard answers only to loopback names (localhost, 127.0.0.1, ::1); to open it by another name, list that name in -allowed-hosts (SAGABOARD_ALLOWED_HOSTS)", "addr", cfg.Addr)
+	}
 	s.live = newLive(s)
 	s.routes()
+	s.root = s.hosts.Guard(s.mux)
 	return s
 }
 
@@ -120,7 +174,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
-	s.mux.ServeHTTP(w, r)
+	// A deadline per request, not http.Server.WriteTimeout, because the
+	// live routes need their own: the WebSocket writes for as long as the
+	// page is open (the hub bounds each write itself), and ?wait= on a
+	// booking first waits up to MaxWait (getBooking extends it). Errors are
+	// ignored: a writer that cannot take deadlines (a test recorder) has
+	// no connection to hold.
+	rc := http.NewResponseController(w)
+	if r.URL.Path == "/ws" {
+		_ = rc.SetWriteDeadline(time.Time{}) // a deadline left by an earlier request on this connection
+	} else {
+		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	}
+	s.root.ServeHTTP(w, r)
 }
 
 // guard protects a state-changing route: against cross-site requests always,
@@ -134,29 +200,16 @@ func (s *Server) guard(next http.HandlerFunc) http.HandlerFunc {
 			writeError(w, http.StatusForbidden, "cross-site request refused: the Origin does not match this server")
 			return
 		}
-		if s.cfg.Token != "" && !s.authorized(r) {
+		switch v, retry := s.gate.check(r); v {
+		case tokenLimited:
+			refuseLimited(w, retry)
+			return
+		case tokenMissing, tokenWrong:
 			writeError(w, http.StatusUnauthorized, "this server needs its token: send Authorization: Bearer <token>")
 			return
 		}
 		next(w, r)
 	}
-}
-
-// TokenCookie is the cookie the page keeps the token in after asking once.
-const TokenCookie = "sagaboard_token"
-
-func (s *Server) authorized(r *http.Request) bool {
-	if got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && constantTimeEqual(got, s.cfg.Token) {
-		return true
-	}
-	if c, err := r.Cookie(TokenCookie); err == nil && constantTimeEqual(c.Value, s.cfg.Token) {
-		return true
-	}
-	return false
-}
-
-func constantTimeEqual(a, b string) bool {
-	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
 // IsLoopback reports whether a listen address only accepts local clients.

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,6 +42,10 @@ type Config struct {
 	Deadline time.Duration // -deadline, default 2m
 	Quorum   bool          // -quorum, default false
 	Pprof    string        // -pprof, default off
+	// AllowedHosts are Host names answered besides loopback names and the
+	// -addr host (-allowed-hosts), default none.
+	AllowedHosts []string
+	WSPerClient  int // -ws-per-client, default 200
 }
 
 // Main is the program, shaped so tests can run the real thing in-process or
@@ -95,6 +98,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	fs.BoolVar(&c.Quorum, "quorum", quorumDefault, "declare work queues as quorum queues, for a RabbitMQ cluster [SAGABOARD_QUORUM]")
 	fs.StringVar(&c.Pprof, "pprof", env("SAGABOARD_PPROF", ""), "serve Go's profiler on this loopback address, e.g. 127.0.0.1:6060 (default off) [SAGABOARD_PPROF]")
+	allowed := fs.String("allowed-hosts", env("SAGABOARD_ALLOWED_HOSTS", ""), "comma list of Host names answered besides loopback names and the -addr host, e.g. the name a reverse proxy forwards; any other Host is refused [SAGABOARD_ALLOWED_HOSTS]")
+	perClient := fs.String("ws-per-client", env("SAGABOARD_WS_PER_CLIENT", "200"), "live dashboards one client address may hold open, of 1000 in all [SAGABOARD_WS_PER_CLIENT]")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -115,6 +120,18 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if c.Deadline, err = time.ParseDuration(*deadline); err != nil || c.Deadline < 0 {
 		return fmt.Errorf("-deadline must be a duration such as 2m or 0, not %q", *deadline)
 	}
+	if c.WSPerClient, err = strconv.Atoi(*perClient); err != nil || c.WSPerClient < 1 {
+		return fmt.Errorf("-ws-per-client must be a whole number from 1, not %q", *perClient)
+	}
+	c.AllowedHosts = nil
+	for _, h := range strings.Split(*allowed, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			c.AllowedHosts = append(c.AllowedHosts, h)
+		}
+	}
+	if c.Token != "" && len(c.Token) < web.MinTokenLength {
+		return fmt.Errorf("-token is %d characters; it needs at least %d, or it can be guessed. Make one with: openssl rand -hex 16", len(c.Token), web.MinTokenLength)
+	}
 	if c.Pprof != "" && !web.IsLoopback(c.Pprof) {
 		return fmt.Errorf("-pprof %s: the profiler exposes the process's memory, so it only listens on loopback, e.g. 127.0.0.1:6060", c.Pprof)
 	}
@@ -132,7 +149,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		}
 	}
 	if !web.IsLoopback(c.Addr) && c.Token == "" && m.serves() {
-		return fmt.Errorf("-addr %s accepts connections from other machines, so state-changing requests need a token: pass -token (or SAGABOARD_TOKEN), or listen on 127.0.0.1", c.Addr)
+		return fmt.Errorf("-addr %s accepts connections from other machines, so state-changing requests need a token: pass -token (or SAGABOARD_TOKEN) of at least %d characters, e.g. from openssl rand -hex 16, or listen on 127.0.0.1", c.Addr, web.MinTokenLength)
 	}
 	return nil
 }
@@ -363,19 +380,14 @@ func (m *Main) Close() error {
 }
 
 // servePprof serves the profiler on its own listener and mux, never on the
-// dashboard's, so it cannot be reached from the dashboard's address.
+// dashboard's, so it cannot be reached from the dashboard's address. See
+// web.Profiler for what it leaves out and which Host names it answers.
 func (m *Main) servePprof(addr string) error {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen for pprof on %s: %w", addr, err)
 	}
-	m.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	m.pprof = &http.Server{Handler: web.Profiler(addr), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = m.pprof.Serve(ln) }()
 	m.Log.Info("profiler listening", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
 	return nil

@@ -16,6 +16,7 @@ package ws
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -38,6 +39,13 @@ type Options struct {
 	// MaxClients bounds the connected clients; more are refused with 503.
 	// Default 1000.
 	MaxClients int
+	// MaxPerClient bounds the connections from one client, as ClientOf
+	// names it, so one client cannot hold every slot of MaxClients; more
+	// are refused with 503. Default 200.
+	MaxPerClient int
+	// ClientOf names the client a request comes from. Default: the IP
+	// address of r.RemoteAddr.
+	ClientOf func(r *http.Request) string
 	// Log defaults to slog.Default().
 	Log *slog.Logger
 }
@@ -57,6 +65,11 @@ type Hub struct {
 	clients map[*client]struct{}
 	closed  bool
 	wg      sync.WaitGroup
+	// slots counts the connections of each client, and total all of
+	// them, from before the upgrade until the client is gone: upgrades at
+	// the same moment then cannot all pass the caps together.
+	slots map[string]int
+	total int
 }
 
 type client struct {
@@ -90,10 +103,16 @@ func New(opt Options) *Hub {
 	if opt.MaxClients <= 0 {
 		opt.MaxClients = 1000
 	}
+	if opt.MaxPerClient <= 0 {
+		opt.MaxPerClient = 200
+	}
+	if opt.ClientOf == nil {
+		opt.ClientOf = remoteIP
+	}
 	if opt.Log == nil {
 		opt.Log = slog.Default()
 	}
-	return &Hub{opt: opt, joined: make(chan struct{}, 1), clients: map[*client]struct{}{}}
+	return &Hub{opt: opt, joined: make(chan struct{}, 1), clients: map[*client]struct{}{}, slots: map[string]int{}}
 }
 
 // Joined fires when a client waits for its snapshot, so the renderer can
@@ -178,13 +197,12 @@ func (h *Hub) offer(c *client, msg []byte) {
 // until it leaves, is too slow, or the hub closes. Accept checks that the
 // page's Origin matches the Host, so other sites cannot listen in.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, topic string) {
-	h.mu.Lock()
-	full, closed := len(h.clients) >= h.opt.MaxClients, h.closed
-	h.mu.Unlock()
-	if closed || full {
-		http.Error(w, "the dashboard has too many live clients just now; try again shortly", http.StatusServiceUnavailable)
+	who := h.opt.ClientOf(r)
+	if msg := h.reserve(who); msg != "" {
+		http.Error(w, msg, http.StatusServiceUnavailable)
 		return
 	}
+	defer h.release(who)
 	conn, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		// Accept has answered already (403 for a foreign origin, 426 for
@@ -210,6 +228,42 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, topic string) {
 	if err != nil && !normalClose(err) {
 		h.opt.Log.Warn("dashboard client dropped", "err", err, "remote", r.RemoteAddr)
 	}
+}
+
+// reserve takes a slot for a connection from who, or says in a sentence
+// why there is none.
+func (h *Hub) reserve(who string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.closed:
+		return "the dashboard is shutting down; try again shortly"
+	case h.slots[who] >= h.opt.MaxPerClient:
+		return fmt.Sprintf("your address already has %d live dashboards open, the most one client may; close some tabs and try again", h.slots[who])
+	case h.total >= h.opt.MaxClients:
+		return "the dashboard has too many live clients just now; try again shortly"
+	}
+	h.slots[who]++
+	h.total++
+	return ""
+}
+
+func (h *Hub) release(who string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.total--
+	if h.slots[who]--; h.slots[who] <= 0 {
+		delete(h.slots, who)
+	}
+}
+
+// remoteIP is the default ClientOf: the address without its port.
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 func (h *Hub) add(c *client) bool {
