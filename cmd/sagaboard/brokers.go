@@ -59,9 +59,9 @@ func (m *Main) openBrokers() error {
 // identity is what /healthz and the page say of the broker identity.
 func (m *Main) identity() string {
 	if m.senders == nil {
-		return "shared"
+		return web.BrokerShared
 	}
-	return "per-part"
+	return web.BrokerPerPart
 }
 
 func uniqueBrokers(all map[string]*rabbit.Broker) []*rabbit.Broker {

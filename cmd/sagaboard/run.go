@@ -165,7 +165,13 @@ func (m *Main) URL() string {
 	if m.listener == nil {
 		return ""
 	}
-	return "http://" + m.listener.Addr().String() + "/"
+	// Listening on every address, the URL to open is loopback's: the Host
+	// check answers loopback names, and 0.0.0.0 is no address to visit.
+	addr := m.listener.Addr().(*net.TCPAddr)
+	if addr.IP.IsUnspecified() {
+		addr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: addr.Port}
+	}
+	return "http://" + addr.String() + "/"
 }
 
 // Run opens everything and starts the parts in the background. It returns
@@ -202,6 +208,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	var runners []func(context.Context) error
 	var seatsSvc *seats.Service // for the invariant checker, when it runs here
 	cfg := web.Config{Switches: switches, Broker: brokerSet(m.brokers, m.control), Token: c.Token, Log: m.Log,
+		Addr: c.Addr, AllowedHosts: c.AllowedHosts, WSPerClient: c.WSPerClient, DataDir: c.Data, BrokerIdentity: m.identity(),
 		PublishSwitches: func(ctx context.Context, all map[string]saga.Switch) error {
 			// While the broker is away, say so at once rather than hold the
 			// request: the change is kept, and sent when the broker is back.
