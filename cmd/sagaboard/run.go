@@ -111,6 +111,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if c.Deadline, err = time.ParseDuration(*deadline); err != nil || c.Deadline < 0 {
 		return fmt.Errorf("-deadline must be a duration such as 2m or 0, not %q", *deadline)
 	}
+	if err := rabbit.ValidateURL(c.AMQP); err != nil {
+		return fmt.Errorf("-amqp: %w", err)
+	}
 	if c.Pprof != "" && !web.IsLoopback(c.Pprof) {
 		return fmt.Errorf("-pprof %s: the profiler exposes the process's memory, so it only listens on loopback, e.g. 127.0.0.1:6060", c.Pprof)
 	}
