@@ -18,7 +18,21 @@ import (
 // broker user, on a connection of its own, and its consumers believe a
 // message only from the part that may send it. Without them, every part
 // shares one connection and one identity, and the server says so.
-func (m *Main) openBrokers() error {
+func (m *Main) openBrokers(ctx context.Context) error {
+	if err := m.dialBrokers(); err != nil {
+		return err
+	}
+	// A broker that refuses us for good (a wrong password, no such vhost)
+	// stops the start with its sentence; one that is down is retried.
+	for _, b := range uniqueBrokers(m.brokers) {
+		if err := b.WaitFirst(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Main) dialBrokers() error {
 	c := m.Config
 	creds, err := rabbit.ReadCredentials(c.Data)
 	if err != nil {

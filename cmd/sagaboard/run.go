@@ -132,6 +132,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if c.Token != "" && len(c.Token) < web.MinTokenLength {
 		return fmt.Errorf("-token is %d characters; it needs at least %d, or it can be guessed. Make one with: openssl rand -hex 16", len(c.Token), web.MinTokenLength)
 	}
+	if err := rabbit.ValidateURL(c.AMQP); err != nil {
+		return fmt.Errorf("-amqp: %w", err)
+	}
 	if c.Pprof != "" && !web.IsLoopback(c.Pprof) {
 		return fmt.Errorf("-pprof %s: the profiler exposes the process's memory, so it only listens on loopback, e.g. 127.0.0.1:6060", c.Pprof)
 	}
@@ -189,7 +192,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	if err := m.openBrokers(); err != nil {
+	if err := m.openBrokers(ctx); err != nil {
 		return err
 	}
 	switches := saga.NewSwitches()

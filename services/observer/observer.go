@@ -4,6 +4,7 @@
 package observer
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -54,10 +55,28 @@ type DeadLetter struct {
 	Body       string     `json:"body"` // the first 4 KiB, as text
 	At         time.Time  `json:"at"`
 	ReplayedAt *time.Time `json:"replayed_at,omitempty"`
+	// OriginalSender is the broker user that sent the message before it was
+	// dead-lettered, "" when unknown, so a replay is believed only as far as
+	// its first publisher was.
+	OriginalSender string `json:"original_sender,omitempty"`
 }
 
-// MaxStoredBody bounds what a dead letter keeps for replay.
-const MaxStoredBody = 1 << 20
+// MaxStoredBody bounds what a dead letter keeps for replay: a body within
+// saga.MaxBodyBytes whole, since it might be handled once replayed; of a
+// bigger one, which never can be, the consumer has already kept only a prefix.
+const MaxStoredBody = saga.MaxBodyBytes
+
+// MaxDeadLetters is how many dead letters are kept, the newest; older ones
+// are deleted and counted (see DeadLetterStats). It is also the most
+// GET /api/dead-letters lists, so the API can show every row kept.
+const MaxDeadLetters = 1000
+
+// DeadLetterStats says how many dead letters are kept and how many older ones
+// were dropped to keep the store bounded, since the file was made.
+type DeadLetterStats struct {
+	Kept    int
+	Dropped int64
+}
 
 // Service is the observer.
 type Service struct {
@@ -101,6 +120,13 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*S
 			at          INTEGER NOT NULL,
 			replayed_at INTEGER
 		) WITHOUT ROWID`,
+		// One row: how many dead letters were deleted to keep the newest
+		// MaxDeadLetters, so the page can say that older ones are gone.
+		`CREATE TABLE IF NOT EXISTS dead_letter_stats (
+			id      INTEGER PRIMARY KEY CHECK (id = 1),
+			dropped INTEGER NOT NULL
+		)`,
+		`INSERT OR IGNORE INTO dead_letter_stats (id, dropped) VALUES (1, 0)`,
 	)
 	if err != nil {
 		return nil, fmt.Errorf("observer: %w", err)
@@ -108,6 +134,11 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*S
 	// caused_by came after the first release: files made before it lack it,
 	// and their old events keep it empty.
 	if err := db.AddColumn(ctx, "events", "caused_by", "TEXT NOT NULL DEFAULT ''"); err != nil {
+		return nil, fmt.Errorf("observer: %w", err)
+	}
+	// original_sender came with broker-validated senders; older dead letters
+	// do not know theirs.
+	if err := db.AddColumn(ctx, "dead_letters", "original_sender", "TEXT NOT NULL DEFAULT ''"); err != nil {
 		return nil, fmt.Errorf("observer: %w", err)
 	}
 	return &Service{db: db, bus: bus, log: log.With("participant", saga.PartObserver), counts: map[[2]string]int64{}}, nil
@@ -156,7 +187,7 @@ func (s *Service) record(ctx context.Context, msgs []saga.Message) []saga.Outcom
 		defer stmt.Close()
 		for _, m := range msgs {
 			ev := Event{MessageID: m.ID, BookingID: m.CorrelationID, Queue: m.RoutingKey, Type: m.Type, Source: m.Source,
-				CausedBy: clip(m.CausationID, 64), Attempt: m.Attempt, At: m.Timestamp.UTC(), ObservedAt: now, Payload: payload(m.Body), Redelivered: m.Redelivered}
+				CausedBy: clip(m.CausationID, 64), Attempt: m.Attempt, At: m.Timestamp.UTC(), ObservedAt: now, Payload: payload(m.Body, m.Size), Redelivered: m.Redelivered}
 			if ev.MessageID == "" {
 				ev.MessageID = saga.NewID() // a foreign message: record it anyway
 			}
@@ -194,9 +225,10 @@ func (s *Service) record(ctx context.Context, msgs []saga.Message) []saga.Outcom
 
 // payload keeps a JSON body as it is and turns anything else into a JSON
 // string of its first 4 KiB, so every stored payload is valid JSON and a
-// hostile body is shown as text, never interpreted.
-func payload(body []byte) json.RawMessage {
-	if len(body) <= saga.MaxBodyBytes && json.Valid(body) {
+// hostile body is shown as text, never interpreted. size is the length the
+// body arrived with: body may be only its prefix.
+func payload(body []byte, size int) json.RawMessage {
+	if max(len(body), size) <= saga.MaxBodyBytes && json.Valid(body) {
 		return json.RawMessage(body)
 	}
 	b, _ := json.Marshal(textPrefix(body, 4096))
@@ -224,30 +256,60 @@ func clip(s string, n int) string {
 	return s
 }
 
+// recordDead stores a batch of dead letters in one transaction, then deletes
+// all but the newest MaxDeadLetters and counts what it deleted: the
+// dead-letter queue is drained into this table, so this is what bounds both.
 func (s *Service) recordDead(ctx context.Context, msgs []saga.Message) []saga.Outcome {
 	outs := make([]saga.Outcome, len(msgs))
-	var fresh []DeadLetter
-	for i, m := range msgs {
-		body := m.Body
-		if len(body) > MaxStoredBody {
-			body = body[:MaxStoredBody]
-		}
-		d := DeadLetter{ID: saga.NewID(), MessageID: m.ID, Queue: m.DeadQueue, Reason: m.DeadReason, Type: clip(m.Type, 64),
-			BookingID: clip(m.CorrelationID, 64), At: time.Now().UTC()}
-		if d.Queue == "" {
-			d.Queue = "unknown"
-		}
-		if d.Reason == "" {
-			d.Reason = "no reason given"
-		}
-		_, err := s.db.W.ExecContext(ctx, `INSERT INTO dead_letters (id, message_id, queue, reason, type, booking_id, body, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			d.ID, d.MessageID, clip(d.Queue, 255), clip(d.Reason, 1024), d.Type, d.BookingID, body, d.At.UnixMilli())
+	fresh := make([]DeadLetter, 0, len(msgs))
+	err := func() error {
+		tx, err := s.db.W.BeginTx(ctx, nil)
 		if err != nil {
-			outs[i].Err = fmt.Errorf("observer: insert dead letter: %w", err)
-			continue
+			return fmt.Errorf("observer: begin: %w", err)
 		}
-		d.Body = textPrefix(body, 4096)
-		fresh = append(fresh, d)
+		defer tx.Rollback()
+		for _, m := range msgs {
+			body := m.Body
+			if len(body) > MaxStoredBody {
+				body = body[:MaxStoredBody]
+			}
+			d := DeadLetter{ID: saga.NewID(), MessageID: m.ID, Queue: m.DeadQueue, Reason: m.DeadReason, Type: clip(m.Type, 64),
+				BookingID: clip(m.CorrelationID, 64), At: time.Now().UTC(), OriginalSender: clip(cmp.Or(m.OriginalSender, m.Sender), 255)}
+			if d.Queue == "" {
+				d.Queue = "unknown"
+			}
+			if d.Reason == "" {
+				d.Reason = "no reason given"
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO dead_letters (id, message_id, queue, reason, type, booking_id, body, at, original_sender) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				d.ID, d.MessageID, clip(d.Queue, 255), clip(d.Reason, 1024), d.Type, d.BookingID, body, d.At.UnixMilli(), d.OriginalSender)
+			if err != nil {
+				return fmt.Errorf("observer: insert dead letter: %w", err)
+			}
+			d.Body = textPrefix(body, 4096)
+			fresh = append(fresh, d)
+		}
+		// Ids sort by time, so everything at or below the first id past
+		// the newest MaxDeadLetters is older.
+		res, err := tx.ExecContext(ctx, `DELETE FROM dead_letters WHERE id <= (SELECT id FROM dead_letters ORDER BY id DESC LIMIT 1 OFFSET ?)`, MaxDeadLetters)
+		if err != nil {
+			return fmt.Errorf("observer: trim dead letters: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE dead_letter_stats SET dropped = dropped + ? WHERE id = 1`, n); err != nil {
+				return fmt.Errorf("observer: count dropped dead letters: %w", err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("observer: commit dead letters: %w", err)
+		}
+		return nil
+	}()
+	if err != nil {
+		for i := range outs {
+			outs[i].Err = err
+		}
+		return outs
 	}
 	if s.onDead != nil {
 		for _, d := range fresh {
@@ -255,6 +317,17 @@ func (s *Service) recordDead(ctx context.Context, msgs []saga.Message) []saga.Ou
 		}
 	}
 	return outs
+}
+
+// DeadLetterStats returns how many dead letters are kept and how many older
+// ones were dropped, for the page to say "N older dead letters dropped".
+func (s *Service) DeadLetterStats(ctx context.Context) (DeadLetterStats, error) {
+	var st DeadLetterStats
+	err := s.db.R.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM dead_letters), dropped FROM dead_letter_stats WHERE id = 1`).Scan(&st.Kept, &st.Dropped)
+	if err != nil {
+		return st, fmt.Errorf("observer: dead letter stats: %w", err)
+	}
+	return st, nil
 }
 
 // Events returns a booking's events in the order they were observed.
@@ -291,7 +364,7 @@ func scanEvent(rows *sql.Rows) (Event, error) {
 
 // DeadLetters lists dead letters, newest first.
 func (s *Service) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT id, message_id, queue, reason, type, booking_id, substr(body, 1, 4096), at, replayed_at
+	rows, err := s.db.R.QueryContext(ctx, `SELECT id, message_id, queue, reason, type, booking_id, substr(body, 1, 4096), at, replayed_at, original_sender
 		FROM dead_letters ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("observer: list dead letters: %w", err)
@@ -303,7 +376,7 @@ func (s *Service) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, err
 		var body []byte
 		var at int64
 		var replayed sql.NullInt64
-		if err := rows.Scan(&d.ID, &d.MessageID, &d.Queue, &d.Reason, &d.Type, &d.BookingID, &body, &at, &replayed); err != nil {
+		if err := rows.Scan(&d.ID, &d.MessageID, &d.Queue, &d.Reason, &d.Type, &d.BookingID, &body, &at, &replayed, &d.OriginalSender); err != nil {
 			return nil, fmt.Errorf("observer: scan dead letter: %w", err)
 		}
 		d.Body, d.At = textPrefix(body, 4096), sqlite.Time(at)
@@ -321,8 +394,9 @@ func (s *Service) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, err
 func (s *Service) Replay(ctx context.Context, id string) error {
 	var m saga.Message
 	var queue string
-	err := s.db.R.QueryRowContext(ctx, `SELECT message_id, queue, type, booking_id, body FROM dead_letters WHERE id = ?`, id).
-		Scan(&m.ID, &queue, &m.Type, &m.CorrelationID, &m.Body)
+	var reason string
+	err := s.db.R.QueryRowContext(ctx, `SELECT message_id, queue, type, booking_id, body, original_sender, reason FROM dead_letters WHERE id = ?`, id).
+		Scan(&m.ID, &queue, &m.Type, &m.CorrelationID, &m.Body, &m.OriginalSender, &reason)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%w: no dead letter %q", saga.ErrNotFound, clip(id, 64))
 	}
@@ -331,6 +405,12 @@ func (s *Service) Replay(ctx context.Context, id string) error {
 	}
 	if queue == "unknown" {
 		return fmt.Errorf("%w: dead letter %s does not say which queue it came from", saga.ErrInvalid, id)
+	}
+	// A replay is believed as far as its first sender: one that sender may
+	// not send would only be dead-lettered again, or, on a vhost where the
+	// parts share an identity, believed.
+	if strings.HasPrefix(reason, saga.ErrForged.Error()+": ") {
+		return fmt.Errorf("%w: dead letter %s was forged (%s), so it is never replayed", saga.ErrConflict, id, clip(reason, 200))
 	}
 	if m.ID == "" {
 		m.ID = saga.NewID()

@@ -17,8 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,9 +45,13 @@ type Config struct {
 
 // Broker is a self-healing connection to RabbitMQ.
 type Broker struct {
-	cfg  Config
-	log  *slog.Logger
-	user string // the URL's user, stamped as user_id on every publish
+	cfg Config
+	log *slog.Logger
+	uri amqp.URI // cfg.URL's parts, for the sentences that name user, host and vhost
+	bad error    // why cfg.URL cannot be used, if it cannot
+
+	first    chan struct{} // closed once the first connection attempt is over
+	firstErr error         // set before first is closed
 
 	mu      sync.Mutex
 	sess    *session
@@ -90,9 +92,33 @@ func Open(cfg Config) *Broker {
 		cfg.Log = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &Broker{cfg: cfg, log: cfg.Log, user: urlUser(cfg.URL), up: make(chan struct{}), stop: cancel, done: make(chan struct{}), since: time.Now()}
+	b := &Broker{cfg: cfg, log: cfg.Log, up: make(chan struct{}), stop: cancel, done: make(chan struct{}), since: time.Now(), first: make(chan struct{})}
+	// A URL ValidateURL refuses is never handed to amqp091-go, whose parse
+	// errors quote it whole, password included.
+	if b.uri, b.bad = parseURL(cfg.URL); b.bad != nil {
+		b.bad = fmt.Errorf("rabbit: %w; %w", b.bad, ErrPermanent)
+	}
 	go b.run(ctx)
 	return b
+}
+
+// WaitFirst waits for the first connection attempt to end. It returns nil
+// once connected, and nil after a failure that retrying may fix, such as a
+// broker that is down: that failure was logged and the Broker keeps trying in
+// the background. It returns the failure when it is permanent
+// (errors.Is(err, ErrPermanent)): a wrong user or password, an unknown vhost
+// or no permission on it. A program that is starting should stop with it
+// rather than retry what will never work.
+func (b *Broker) WaitFirst(ctx context.Context) error {
+	select {
+	case <-b.first:
+		if errors.Is(b.firstErr, ErrPermanent) {
+			return b.firstErr
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("rabbit: wait for the first connection: %w", ctx.Err())
+	}
 }
 
 // Close stops reconnecting and closes the connection.
@@ -122,28 +148,59 @@ func (b *Broker) Healthy() error {
 	return fmt.Errorf("broker %s: %w", redact(b.cfg.URL), err)
 }
 
+// Reconnect timing. A broker that is down is tried again within seconds;
+// one that refuses for good (ErrPermanent) is still tried, in case someone
+// fixes the user or the vhost, but slowly, and the log says so rarely.
+const (
+	retryMin          = 500 * time.Millisecond
+	retryMax          = 5 * time.Second
+	retryMaxPermanent = time.Minute
+	repeatPermanent   = 10 * time.Minute
+)
+
 func (b *Broker) run(ctx context.Context) {
 	defer close(b.done)
-	wait := 500 * time.Millisecond
+	wait := retryMin
 	reported := false
+	var said string // the permanent failure last logged, and when
+	var saidAt time.Time
+	over := false // the first attempt
+	firstOver := func(err error) {
+		if !over {
+			b.firstErr, over = err, true
+			close(b.first)
+		}
+	}
+	defer firstOver(nil)
 	for ctx.Err() == nil {
 		s, err := b.dial()
 		if err != nil {
 			b.mu.Lock()
 			b.lastErr = err
 			b.mu.Unlock()
-			if !reported {
+			limit := retryMax
+			if errors.Is(err, ErrPermanent) {
+				limit = retryMaxPermanent
+				if err.Error() != said || time.Since(saidAt) > repeatPermanent {
+					b.log.Error(err.Error() + "; still retrying, every minute at most")
+					said, saidAt = err.Error(), time.Now()
+				}
+				reported = true
+			} else if !reported {
 				b.log.Error(fmt.Sprintf("cannot reach RabbitMQ at %s (%v); start it with `rabbitmq-server -detached` or `make broker`; retrying every few seconds", redact(b.cfg.URL), err))
 				reported = true
 			}
+			firstOver(err)
 			select {
 			case <-time.After(wait):
 			case <-ctx.Done():
 			}
-			wait = min(wait*2, 5*time.Second)
+			wait = min(wait*2, limit)
 			continue
 		}
-		wait = 500 * time.Millisecond
+		firstOver(nil)
+		said = ""
+		wait = retryMin
 		if reported {
 			b.log.Info("connected to RabbitMQ", "url", redact(b.cfg.URL))
 		}
@@ -188,6 +245,9 @@ func (b *Broker) run(ctx context.Context) {
 }
 
 func (b *Broker) dial() (*session, error) {
+	if b.bad != nil {
+		return nil, b.bad
+	}
 	props := amqp.NewConnectionProperties()
 	props.SetClientConnectionName(b.cfg.Name)
 	conn, err := amqp.DialConfig(b.cfg.URL, amqp.Config{
@@ -196,7 +256,7 @@ func (b *Broker) dial() (*session, error) {
 		Dial:       amqp.DefaultDial(5 * time.Second),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("rabbit: dial: %w", err)
+		return nil, fmt.Errorf("rabbit: dial: %w", refused(b.uri, err, false))
 	}
 	ch, err := conn.Channel()
 	if err != nil {
@@ -206,7 +266,7 @@ func (b *Broker) dial() (*session, error) {
 	if !b.cfg.Provisioned {
 		if err := declare(ch, b.cfg); err != nil {
 			conn.Close()
-			return nil, err
+			return nil, refused(b.uri, err, true)
 		}
 	}
 	if err := ch.Confirm(false); err != nil {
@@ -233,18 +293,6 @@ func (b *Broker) session(ctx context.Context) (*session, error) {
 	}
 }
 
-// redact hides the password in an AMQP URL for logs.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "the configured AMQP URL"
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return strings.Replace(u.String(), "xxxxx", "***", 1)
-}
-
 // held returns the counter of unsettled deliveries for queue.
 func (b *Broker) held(queue string) *atomic.Int64 {
 	if c, ok := b.unacked.Load(queue); ok {
@@ -252,13 +300,4 @@ func (b *Broker) held(queue string) *atomic.Int64 {
 	}
 	c, _ := b.unacked.LoadOrStore(queue, new(atomic.Int64))
 	return c.(*atomic.Int64)
-}
-
-// urlUser is the user an AMQP URL logs in as; amqp091-go's default is guest.
-func urlUser(raw string) string {
-	u, err := amqp.ParseURI(raw)
-	if err != nil {
-		return ""
-	}
-	return u.Username
 }

@@ -83,7 +83,7 @@ func (b *Broker) Subscribe(ctx context.Context, routingKey string, ready func(),
 					if !ok {
 						return nil
 					}
-					fn(message(q.Name, d))
+					fn(bound(d).message(q.Name))
 				}
 			}
 		}()

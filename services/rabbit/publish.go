@@ -60,7 +60,7 @@ func (b *Broker) publish(ctx context.Context, exchange, key string, msgs []saga.
 		if rk == "" {
 			rk = m.RoutingKey
 		}
-		dc, err := s.pub.PublishWithDeferredConfirmWithContext(ctx, exchange, rk, false, false, publishing(m, b.user))
+		dc, err := s.pub.PublishWithDeferredConfirmWithContext(ctx, exchange, rk, false, false, publishing(m, b.uri.Username))
 		if err != nil {
 			return fmt.Errorf("rabbit: publish %s to %s: %w", m.Type, rk, err)
 		}

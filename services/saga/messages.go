@@ -350,6 +350,11 @@ func Expect(m Message, types ...string) (Envelope, error) {
 	if !ok {
 		return Envelope{}, Poison("%s does not handle messages of type %q", m.Queue, truncate(m.Type, 64))
 	}
+	// A body over the limit was cut to a prefix when it was read; Size is
+	// the length it arrived with, which is what the reason must give.
+	if m.Size > MaxBodyBytes {
+		return Envelope{}, Poison("body is %d bytes, more than the %d allowed", m.Size, MaxBodyBytes)
+	}
 	e, err := DecodeEnvelope(m.Body)
 	if err != nil {
 		return e, err

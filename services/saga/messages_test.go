@@ -119,3 +119,13 @@ func TestExpectChecksTypeAndCorrelation(t *testing.T) {
 		}
 	}
 }
+
+func TestExpectGivesTheSizeABodyArrivedWith(t *testing.T) {
+	// The consumer kept only a prefix of a 4 MB body; the reason must give
+	// the real size, not a parse error about the prefix.
+	m := saga.Message{Type: saga.TypeBookingCreated, Body: []byte(goodBody[:40]), Size: 4 << 20}
+	_, err := saga.Expect(m, saga.TypeBookingCreated)
+	if !errors.Is(err, saga.ErrPoison) || !strings.Contains(err.Error(), "body is 4194304 bytes") {
+		t.Errorf("Expect = %v, want poison saying the body is 4194304 bytes", err)
+	}
+}
