@@ -103,19 +103,30 @@ func loadSwitches(switches *saga.Switches, dir string) error {
 }
 
 // keepSwitches writes the switches to the data folder after every change,
-// until ctx ends.
-func keepSwitches(ctx context.Context, switches *saga.Switches, dir string, log *slog.Logger) error {
+// until ctx ends. changed is the switches' Changed channel, taken by the
+// caller before any change can be made (before HTTP is served): a channel
+// taken here, later, would miss a change made in between.
+func keepSwitches(ctx context.Context, switches *saga.Switches, changed <-chan struct{}, dir string, log *slog.Logger) error {
 	path := filepath.Join(dir, switchesFile)
 	for {
-		changed := switches.Changed()
 		select {
-		case <-ctx.Done():
-			return nil
 		case <-changed:
+		case <-ctx.Done():
+			select {
+			case <-changed: // a last change, made as we were stopped
+			default:
+				return nil
+			}
 		}
+		// The next channel before the state, so a change made while this
+		// one is written wakes the loop again.
+		changed = switches.Changed()
 		b, _ := json.Marshal(switches.State())
 		if err := writeFileAtomic(path, b); err != nil {
 			log.Warn("could not keep the switches on disk; a restart will not find this change", "err", err)
+		}
+		if ctx.Err() != nil {
+			return nil
 		}
 	}
 }

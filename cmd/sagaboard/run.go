@@ -298,7 +298,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	partsCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	m.stop = stop
 	runners = append(runners, func(ctx context.Context) error { return m.runControl(ctx, switches, live) })
-	runners = append(runners, func(ctx context.Context) error { return keepSwitches(ctx, switches, c.Data, m.Log) })
+	changed := switches.Changed()
+	runners = append(runners, func(ctx context.Context) error { return keepSwitches(ctx, switches, changed, c.Data, m.Log) })
 	for _, run := range runners {
 		m.parts.Add(1)
 		go func() {
