@@ -282,23 +282,41 @@ func importByCtl(ctx context.Context, ctl, vhost string, defs []byte) error {
 	if ctl == "" {
 		ctl = "rabbitmqctl"
 	}
-	run := func(stdin []byte, args ...string) error {
-		cmd := exec.CommandContext(ctx, ctl, args...)
-		if stdin != nil {
-			cmd.Stdin = bytes.NewReader(stdin)
-		}
-		out, err := cmd.CombinedOutput()
+	run := func(args ...string) error {
+		out, err := exec.CommandContext(ctx, ctl, args...).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("setup-broker: %s %s: %w: %s", ctl, args[0], err, lastLine(out))
 		}
 		return nil
 	}
-	// No file argument: rabbitmqctl reads the definitions from stdin, so the
-	// password hashes never touch the disk.
-	if err := run(defs, "import_definitions"); err != nil {
-		return err
+	// rabbitmqctl reads the definitions from stdin, so the password hashes
+	// never touch the disk. It looks at stdin once, as it starts, and takes
+	// an empty one for a missing argument (exit 64), as happened when our
+	// writer was a moment late on a busy machine; so the whole document is
+	// in the pipe, and the pipe closed, before rabbitmqctl starts. A pipe
+	// holds 64 KiB; the document is about 13.
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("setup-broker: pipe definitions: %w", err)
 	}
-	return run(nil, "clear_permissions", "-p", vhost, "guest")
+	defer r.Close()
+	if len(defs) > 60<<10 {
+		w.Close()
+		return fmt.Errorf("setup-broker: the definitions are %d bytes, more than a pipe holds", len(defs))
+	}
+	_, err = w.Write(defs)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("setup-broker: pipe definitions: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, ctl, "import_definitions")
+	cmd.Stdin = r
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("setup-broker: %s import_definitions: %w: %s", ctl, err, lastLine(out))
+	}
+	return run("clear_permissions", "-p", vhost, "guest")
 }
 
 func importByAPI(ctx context.Context, base, vhost string, defs []byte) error {
