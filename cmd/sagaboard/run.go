@@ -229,9 +229,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 		cfg.Checks = append(cfg.Checks, db.Ping)
-		// A part's consumers believe a message only from the part that may
-		// send it, where the broker can tell who sent it.
-		bus := saga.CheckSenders(m.brokers[part], m.senders)
+		// Every message a part consumes goes through the pipeline's steps
+		// (see saga.Middleware) before the part's own handler: among them,
+		// it is believed only from a part that may send it, where the
+		// broker can tell who sent it.
+		bus := saga.WithMiddleware(m.brokers[part], saga.Recover(m.Log), saga.Bound(), saga.CheckSenders(m.senders))
 		switch part {
 		case saga.PartBooking:
 			svc, err := booking.New(ctx, db, bus, c.Venue, c.Deadline, m.Log)

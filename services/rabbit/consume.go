@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -261,7 +260,8 @@ type handled struct {
 }
 
 // handle runs h on a batch. It is not cancelled by shutdown: a graceful stop
-// finishes the batch in hand.
+// finishes the batch in hand. A panic in h is not caught here: recovering is
+// a step of the pipeline in front of h (saga.Recover), not the transport's.
 func (b *Broker) handle(ctx context.Context, queue string, batch []delivery, h saga.BatchHandler) handled {
 	msgs := make([]saga.Message, len(batch))
 	for i, d := range batch {
@@ -269,7 +269,17 @@ func (b *Broker) handle(ctx context.Context, queue string, batch []delivery, h s
 	}
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handleTimeout)
 	defer cancel()
-	return handled{batch: batch, msgs: msgs, outs: b.call(hctx, queue, msgs, h)}
+	outs := h(hctx, msgs)
+	if len(outs) != len(msgs) {
+		// A handler behind saga.Recover never does this; one that does has
+		// decided nothing, so everything goes back to be tried again.
+		err := fmt.Errorf("rabbit: handler for %s returned %d outcomes for %d messages", queue, len(outs), len(msgs))
+		outs = make([]saga.Outcome, len(msgs))
+		for i := range outs {
+			outs[i].Err = err
+		}
+	}
+	return handled{batch: batch, msgs: msgs, outs: outs}
 }
 
 // acker settles handled batches in the order they were handled, until acks
@@ -374,39 +384,4 @@ func (b *Broker) settle(ctx context.Context, s *session, ch *amqp.Channel, queue
 		}
 	}
 	return nil
-}
-
-// call runs h. A panic is caught: the batch is tried again one message at a
-// time, and the message that panics on its own is dead-lettered. A message
-// that crashes its handler must not crash the process, nor come back forever,
-// nor take its batch-mates down with it.
-func (b *Broker) call(ctx context.Context, queue string, msgs []saga.Message, h saga.BatchHandler) []saga.Outcome {
-	outs, panicked := b.try(ctx, queue, msgs, h)
-	if !panicked {
-		return outs
-	}
-	outs = make([]saga.Outcome, len(msgs))
-	for i := range msgs {
-		one, p := b.try(ctx, queue, msgs[i:i+1], h)
-		if p {
-			outs[i].Err = saga.Poison("handler panicked on this message")
-			continue
-		}
-		outs[i] = one[0]
-	}
-	return outs
-}
-
-func (b *Broker) try(ctx context.Context, queue string, msgs []saga.Message, h saga.BatchHandler) (outs []saga.Outcome, panicked bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			b.log.Error("handler panicked", "queue", queue, "panic", r, "stack", string(debug.Stack()))
-			outs, panicked = nil, true
-		}
-	}()
-	outs = h(ctx, msgs)
-	if len(outs) != len(msgs) {
-		panic(fmt.Sprintf("handler for %s returned %d outcomes for %d messages", queue, len(outs), len(msgs)))
-	}
-	return outs, false
 }

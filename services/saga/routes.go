@@ -1,7 +1,6 @@
 package saga
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -185,45 +184,6 @@ func (s Senders) Check(m Message) error {
 		return Forged("%s may not send %s to %s", part, truncate(m.Type, 64), m.Queue)
 	}
 	return nil
-}
-
-// CheckSenders returns bus with every consumer's handler behind Check: a
-// forged message is dead-lettered before any handler sees it, and the rest
-// of its batch is handled as usual. With nil senders it returns bus as is.
-func CheckSenders(bus Bus, s Senders) Bus {
-	if s == nil {
-		return bus
-	}
-	return checkedBus{bus, s}
-}
-
-type checkedBus struct {
-	Bus
-	senders Senders
-}
-
-func (c checkedBus) Consume(ctx context.Context, queue string, opt ConsumeOptions, h BatchHandler) error {
-	return c.Bus.Consume(ctx, queue, opt, func(ctx context.Context, msgs []Message) []Outcome {
-		outs := make([]Outcome, len(msgs))
-		var kept []Message
-		var at []int
-		for i, m := range msgs {
-			if err := c.senders.Check(m); err != nil {
-				outs[i].Err = err
-				continue
-			}
-			kept, at = append(kept, m), append(at, i)
-		}
-		if len(kept) == len(msgs) {
-			return h(ctx, msgs)
-		}
-		if len(kept) > 0 {
-			for j, o := range h(ctx, kept) {
-				outs[at[j]] = o
-			}
-		}
-		return outs
-	})
 }
 
 // Part returns the part a broker user is, if it is one.
