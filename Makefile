@@ -41,10 +41,10 @@ test: broker chromium
 	$(GO) test -count=1 -timeout 30m $(TESTFLAGS) ./...
 
 broker:
-	bash scripts/ensure-rabbitmq.sh
+	bash .ci/ensure-rabbitmq.sh
 
 chromium:
-	bash scripts/ensure-chromium.sh
+	bash .ci/ensure-chromium.sh
 
 generate:
 	$(GO) tool templ generate
@@ -68,4 +68,4 @@ fuzz:
 	done
 
 vendor-htmx:
-	bash scripts/vendor-htmx.sh
+	bash .ci/vendor-htmx.sh

@@ -15,7 +15,7 @@ import (
 )
 
 // chromium is the browser the tests drive: Debian's, installed by
-// scripts/ensure-chromium.sh. The tests never download one.
+// .ci/ensure-chromium.sh. The tests never download one.
 const chromium = "/usr/bin/chromium"
 
 // mustBrowser starts a headless Chromium with a fresh profile and returns a
