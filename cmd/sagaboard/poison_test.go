@@ -378,10 +378,10 @@ func TestReplayedPoisonComesBackAsANewDeadLetter(t *testing.T) {
 	if code := p.Do("POST", "/api/dead-letters/"+first.ID+"/replay", nil, &answer); code != http.StatusAccepted {
 		t.Fatalf("POST /api/dead-letters/%s/replay = %d %v, want 202", first.ID, code, answer)
 	}
-	got := waitFor(2)
+	waitFor(2)
 	poisonDrained(t, p, vhost, 10*time.Second)
 	time.Sleep(time.Second)
-	got = poisonFind(poisonListDeadLetters(t, p), "payment_queue", tag)
+	got := poisonFind(poisonListDeadLetters(t, p), "payment_queue", tag)
 	if len(got) != 2 {
 		t.Fatalf("%d dead letters after one replay, want 2 (the original and the replayed copy): %+v", len(got), got)
 	}
