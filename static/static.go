@@ -12,7 +12,10 @@ import (
 
 // files is the one package-level variable here: //go:embed can only
 // initialise a variable, so the embedded assets cannot be built any other
-// way. It stays unexported so that nothing can replace it.
+// way. It stays unexported so that nothing can replace it. The files are
+// named one by one rather than by a pattern: the folder also keeps the
+// README's screenshot.png, VERSIONS and the licences, and the binary
+// should neither carry nor serve them.
 //
 //go:embed htmx.min.js htmx-ext-ws.js app.css app.js
 var files embed.FS

@@ -111,6 +111,8 @@ func (bs brokers) Healthy() error {
 
 // Status reports the worst of the connections: down if any is, with its
 // error, and the outages of all of them added up.
+//
+//lint:ignore ST1008 lastErr is part of a snapshot, not a failure of the call.
 func (bs brokers) Status() (connected bool, lastErr error, outages int, since time.Time) {
 	connected = true
 	for _, b := range bs.all {

@@ -15,7 +15,7 @@ import (
 )
 
 // chromium is the browser the tests drive: Debian's, installed by
-// scripts/ensure-chromium.sh. The tests never download one.
+// .ci/ensure-chromium.sh. The tests never download one.
 const chromium = "/usr/bin/chromium"
 
 // mustBrowser starts a headless Chromium with a fresh profile and returns a
@@ -203,11 +203,11 @@ func TestDashboardInABrowser(t *testing.T) {
 }
 
 // TestScreenshot draws the dashboard in a lived-in state and saves it as
-// docs/screenshot.png for the README. It runs only with
+// static/screenshot.png for the README. It runs only with
 // SAGABOARD_SCREENSHOT=1.
 func TestScreenshot(t *testing.T) {
 	if os.Getenv("SAGABOARD_SCREENSHOT") != "1" {
-		t.Skip("set SAGABOARD_SCREENSHOT=1 to redraw docs/screenshot.png")
+		t.Skip("set SAGABOARD_SCREENSHOT=1 to redraw static/screenshot.png")
 	}
 	p, _ := startSaga(t)
 	settle := func(ids ...string) {
@@ -247,7 +247,7 @@ func TestScreenshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join("..", "..", "docs", "screenshot.png")
+	out := filepath.Join("..", "..", "static", "screenshot.png")
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -130,6 +130,8 @@ func (b *Broker) Close() error {
 
 // Status reports whether the broker is connected, the last error, how many
 // outages there have been, and since when the current state holds.
+//
+//lint:ignore ST1008 lastErr is part of a snapshot, not a failure of the call.
 func (b *Broker) Status() (connected bool, lastErr error, outages int, since time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

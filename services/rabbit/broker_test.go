@@ -48,15 +48,16 @@ func (l *syncLog) String() string {
 	return l.b.String()
 }
 
-// openFirst opens a Broker on raw and returns what WaitFirst says, and the log.
-func openFirst(t *testing.T, raw string) (*rabbit.Broker, error, *syncLog) {
+// openFirst opens a Broker on raw and returns it, its log, and what
+// WaitFirst says.
+func openFirst(t *testing.T, raw string) (*rabbit.Broker, *syncLog, error) {
 	t.Helper()
 	log := &syncLog{}
 	b := rabbit.Open(rabbit.Config{URL: raw, Log: slog.New(slog.NewTextHandler(log, nil))})
 	t.Cleanup(func() { b.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	return b, b.WaitFirst(ctx), log
+	return b, log, b.WaitFirst(ctx)
 }
 
 func randomName(prefix string) string {
@@ -85,7 +86,7 @@ func TestPermanentRefusalsStopTheStartWithOneSentence(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			b, err, log := openFirst(t, c.url)
+			b, log, err := openFirst(t, c.url)
 			if !errors.Is(err, rabbit.ErrPermanent) {
 				t.Fatalf("WaitFirst = %v, want ErrPermanent", err)
 			}
@@ -119,7 +120,7 @@ func TestABrokerThatIsDownAtStartIsRetriedInTheBackground(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	b, err, log := openFirst(t, "amqp://guest:"+secret+"@127.0.0.1:"+strconv.Itoa(port)+"/")
+	b, log, err := openFirst(t, "amqp://guest:"+secret+"@127.0.0.1:"+strconv.Itoa(port)+"/")
 	if err != nil {
 		t.Fatalf("WaitFirst = %v, want nil: a broker that is down may come up", err)
 	}

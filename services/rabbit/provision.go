@@ -384,14 +384,17 @@ func writeCredentials(dir string, c *Credentials) error {
 		return fmt.Errorf("setup-broker: write credentials: %w", err)
 	}
 	defer os.Remove(f.Name())
-	if err := f.Chmod(0o600); err == nil {
+	// One err through every step, so that a failed write or sync is not lost
+	// and the file is closed whatever happened.
+	err = f.Chmod(0o600)
+	if err == nil {
 		_, err = f.Write(append(b, '\n'))
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("setup-broker: write credentials: %w", err)

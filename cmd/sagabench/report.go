@@ -1,0 +1,125 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// report prints the figures, medians over the runs.
+func report(w io.Writer, cfg Config, m Machine, runs []Run, scale []ScalePoint) {
+	med := func(f func(Run) float64) float64 {
+		xs := make([]float64, len(runs))
+		for i, r := range runs {
+			xs[i] = f(r)
+		}
+		return median(xs)
+	}
+	medD := func(f func(Run) time.Duration) time.Duration {
+		ds := make([]time.Duration, len(runs))
+		for i, r := range runs {
+			ds[i] = f(r)
+		}
+		return medianDuration(ds)
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	what := "one run"
+	if len(runs) > 1 {
+		what = fmt.Sprintf("median of %d runs", len(runs))
+	}
+	p("")
+	p("sagabench — %s", what)
+	p("machine      %s", m)
+	if cfg.Ceiling {
+		c := runs[0].Ceiling
+		p("")
+		p("raw ceiling  amqp091-go, 3 hops + done, persistent, confirmed, manual ack, topic exchange, \"#\" observer, %d-byte messages", c.MsgSize)
+		p("  throughput   %s sagas/s           (%s sagas, many in flight)", thousands(int64(med(func(r Run) float64 { return r.Ceiling.Rate }))), thousands(int64(cfg.CeilingN)))
+		p("  latency      p50 %s  p90 %s  p99 %s   (publish to the third hop, %d one at a time)",
+			ms(medD(func(r Run) time.Duration { return r.Ceiling.Latency.P50 })),
+			ms(medD(func(r Run) time.Duration { return r.Ceiling.Latency.P90 })),
+			ms(medD(func(r Run) time.Duration { return r.Ceiling.Latency.P99 })), cfg.LatencyN)
+	}
+	if !cfg.Sagaboard {
+		return
+	}
+	t0 := runs[0].Throughput
+	p("")
+	where := fmt.Sprintf("started here, %d×%d venue, own vhost", venueSide, venueSide)
+	if cfg.Target != "" {
+		where = cfg.Target
+	}
+	p("sagaboard    %s", where)
+	p("  throughput   %s bookings/s        (%s bookings, %d clients, first POST to all confirmed)", thousands(int64(med(func(r Run) float64 { return r.Throughput.Rate }))), thousands(int64(t0.Bookings)), cfg.Clients)
+	p("               POSTs answered in %s: one POST p50 %s  p99 %s; all done %s after the first",
+		runs[0].Throughput.Posted.Round(time.Millisecond), ms(t0.Post.P50), ms(t0.Post.P99), t0.Settle.Round(time.Millisecond))
+	if cfg.Ceiling {
+		p("  ratio        %.2f of the ceiling       (target ≥ 0.70)", med(Run.Ratio))
+	}
+	p("  latency      p50 %s  p90 %s  p99 %s   (POST to confirmed, %d one at a time; target p50 ≤ 5 ms)",
+		ms(medD(func(r Run) time.Duration { return r.Latency.P50 })),
+		ms(medD(func(r Run) time.Duration { return r.Latency.P90 })),
+		ms(medD(func(r Run) time.Duration { return r.Latency.P99 })), cfg.LatencyN)
+	if runs[0].Throughput.CPU > 0 {
+		p("  cpu          %.2f s per 1,000 bookings  (server process, first POST until every queue is empty)", med(func(r Run) float64 { return r.Throughput.CPUPer1k() }))
+		p("  peak memory  %.0f MiB               (server VmHWM)", med(func(r Run) float64 { return float64(r.PeakRSS) / (1 << 20) }))
+	} else {
+		p("  cpu, memory  not measured: pass -pid with -target")
+	}
+	if comp := runs[0].Throughput.Compensated; comp > 0 {
+		p("  note         %d bookings ended compensated (the switches should be off)", comp)
+	}
+	if rej := runs[0].Throughput.Rejected; rej > 0 {
+		p("  note         %d POSTs failed; the first: %v", rej, runs[0].Throughput.FirstErr)
+	}
+	d0 := runs[0].Dashboard
+	switch {
+	case cfg.Viewers == 0:
+	case d0.Err != nil:
+		p("  dashboard    %v", d0.Err)
+	default:
+		p("  dashboard    %d viewers: staleness p50 %s  p99 %s  max %s; dropped %d   (target < 1 s)",
+			d0.Clients,
+			ms(medD(func(r Run) time.Duration { return r.Dashboard.Staleness.P50 })),
+			ms(medD(func(r Run) time.Duration { return r.Dashboard.Staleness.P99 })),
+			ms(medD(func(r Run) time.Duration { return r.Dashboard.Staleness.Max })),
+			int(med(func(r Run) float64 { return float64(r.Dashboard.Dropped) })))
+		p("               caught up %s after the last confirmation (the newest %d shown confirmed on every viewer)",
+			ms(medD(func(r Run) time.Duration { return r.Dashboard.CatchUp })), newestShown)
+		p("               %s of %s (sampled booking, viewer) pairs drawn confirmed, the rest fell off the list first;",
+			thousands(int64(d0.Pairs-d0.Undrawn)), thousands(int64(d0.Pairs)))
+		p("               %s frames, %.1f MiB per viewer",
+			thousands(int64(d0.Frames/max(1, d0.Clients))), float64(d0.Bytes)/float64(max(1, d0.Clients))/(1<<20))
+		if d0.DropErr != nil {
+			p("               first drop: %v", d0.DropErr)
+		}
+	}
+	if len(runs) > 1 {
+		p("")
+		p("per run      ceiling/s  bookings/s  ratio  p50       p99       cpu s/1k  staleness p99")
+		for i, r := range runs {
+			p("  %-10d %9.0f  %10.0f  %5.2f  %-8s  %-8s  %8.2f  %s", i+1, r.Ceiling.Rate, r.Throughput.Rate, r.Ratio(), ms(r.Latency.P50), ms(r.Latency.P99), r.Throughput.CPUPer1k(), ms(r.Dashboard.Staleness.P99))
+		}
+	}
+	if len(scale) > 0 {
+		p("")
+		p("scale        cost per booking as the store grows (compensated bookings fill it)")
+		p("  stored      bookings/s  p50       p99       cpu s/1k")
+		for _, s := range scale {
+			p("  %-10s %11.0f  %-8s  %-8s  %8.2f", thousands(s.Stored), s.Throughput.Rate, ms(s.Latency.P50), ms(s.Latency.P99), s.Throughput.CPUPer1k())
+		}
+		if a, b := scale[0], scale[len(scale)-1]; a.Throughput.CPUPer1k() > 0 {
+			p("  change      %+.0f%% bookings/s, %+.0f%% cpu per booking from %s to %s stored",
+				100*(b.Throughput.Rate/a.Throughput.Rate-1), 100*(b.Throughput.CPUPer1k()/a.Throughput.CPUPer1k()-1), thousands(a.Stored), thousands(b.Stored))
+		}
+	}
+	p("")
+	if cfg.Profile != "" {
+		p("profile      %s", runs[0].Throughput.Profile)
+	}
+	if cfg.Profile == "" {
+		p("profile      not taken. -profile cpu.pprof starts sagaboard with -pprof and profiles the first")
+		p("             -profile-seconds of the throughput mode; with -target, give -pprof-url (the server's -pprof).")
+		p("             Read it with `go tool pprof -top cpu.pprof`, or watch live with `perf top -p PID`.")
+	}
+}
