@@ -281,7 +281,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
-		cfg.Invariants, runners = chk, append(runners, chk.Run)
+		cfg.Invariants, runners = chk, append(runners, func(ctx context.Context) error { chk.Run(ctx); return nil })
 	}
 
 	m.server = web.New(cfg)
@@ -378,7 +378,7 @@ func (m *Main) Close() error {
 		m.parts.Wait()
 	}
 	for _, b := range uniqueBrokers(m.brokers) {
-		_ = b.Close()
+		b.Close()
 	}
 	var errs []error
 	for _, db := range m.dbs {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
@@ -190,13 +191,16 @@ func (s *Service) Venue() saga.Venue { return s.venue }
 // Run relays the outbox, consumes Booking's queues and enforces the
 // deadline until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
 	if s.deadline > 0 {
-		go s.enforceDeadline(ctx)
+		wg.Go(func() { s.enforceDeadline(ctx) })
 	}
-	return s.runner.Run(ctx,
+	err := s.runner.Run(ctx,
 		sqlite.Consumption{Queue: saga.SeatReleaseQueue, Effect: s.ReleaseOnUndo},
 		sqlite.Consumption{Queue: saga.BookingUpdateQueue, Effect: s.UpdateOnOutcome},
 	)
+	wg.Wait()
+	return err
 }
 
 // Create validates a request, holds its seats and commits the booking with

@@ -225,8 +225,9 @@ func (c *Checker) Report() Report {
 	return c.report
 }
 
-// Run checks at once and then every Config.Every until ctx ends.
-func (c *Checker) Run(ctx context.Context) error {
+// Run checks at once and then every Config.Every until ctx ends. It cannot
+// fail: a check that fails is logged and tried again at the next tick.
+func (c *Checker) Run(ctx context.Context) {
 	t := time.NewTicker(c.cfg.Every)
 	defer t.Stop()
 	failing := false
@@ -234,7 +235,7 @@ func (c *Checker) Run(ctx context.Context) error {
 		_, err := c.Check(ctx)
 		switch {
 		case err != nil && ctx.Err() != nil:
-			return nil
+			return
 		case err != nil && !failing:
 			c.log.Warn("invariant check failed; will retry", "err", err)
 			failing = true
@@ -244,7 +245,7 @@ func (c *Checker) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 		}
 	}

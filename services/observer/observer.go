@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -115,20 +116,19 @@ func (s *Service) OnEvents(fn func([]Event)) { s.onEvents = fn }
 // OnDeadLetter sets the function called for each new dead letter.
 func (s *Service) OnDeadLetter(fn func(DeadLetter)) { s.onDead = fn }
 
-// Run consumes the tap and the dead-letter queue until ctx ends.
+// Run consumes the tap and the dead-letter queue until ctx ends, and returns
+// what stopped either otherwise.
 func (s *Service) Run(ctx context.Context) error {
+	var tap, dead error
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		_ = s.bus.Consume(ctx, saga.ObserverQueue, saga.ConsumeOptions{Prefetch: 1000, MaxBatch: 500}, s.record)
-	}()
-	go func() {
-		defer wg.Done()
-		_ = s.bus.Consume(ctx, saga.DeadLetterQueue, saga.ConsumeOptions{Prefetch: 50, MaxBatch: 50}, s.recordDead)
-	}()
+	wg.Go(func() {
+		tap = s.bus.Consume(ctx, saga.ObserverQueue, saga.ConsumeOptions{Prefetch: 1000, MaxBatch: 500}, s.record)
+	})
+	wg.Go(func() {
+		dead = s.bus.Consume(ctx, saga.DeadLetterQueue, saga.ConsumeOptions{Prefetch: 50, MaxBatch: 50}, s.recordDead)
+	})
 	wg.Wait()
-	return nil
+	return errors.Join(tap, dead)
 }
 
 // record stores a batch of tapped messages in one transaction.

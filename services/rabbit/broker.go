@@ -121,11 +121,11 @@ func (b *Broker) WaitFirst(ctx context.Context) error {
 	}
 }
 
-// Close stops reconnecting and closes the connection.
-func (b *Broker) Close() error {
+// Close stops reconnecting and closes the connection. It cannot fail: a
+// connection that does not close cleanly is gone all the same.
+func (b *Broker) Close() {
 	b.stop()
 	<-b.done
-	return nil
 }
 
 // Status reports whether the broker is connected, the last error, how many

@@ -20,7 +20,9 @@ const handleTimeout = 30 * time.Second
 
 // Consume consumes queue until ctx ends, across reconnects and pauses. Each
 // batch is handed to h; then every message is acked, dead-lettered or
-// requeued as h decided.
+// requeued as h decided. It returns nil when ctx ends, and otherwise the
+// error that stopped it: the broker refusing this user the queue, or having
+// no such queue, which no retry fixes (ErrPermanent).
 func (b *Broker) Consume(ctx context.Context, queue string, opt saga.ConsumeOptions, h saga.BatchHandler) error {
 	if opt.Prefetch <= 0 {
 		opt.Prefetch = 256
@@ -51,6 +53,9 @@ func (b *Broker) Consume(ctx context.Context, queue string, opt saga.ConsumeOpti
 			break
 		}
 		if err := b.consumeSession(ctx, s, queue, opt, h); err != nil && ctx.Err() == nil {
+			if err := forGood(err); err != nil {
+				return fmt.Errorf("rabbit: consume %s: %w", queue, err)
+			}
 			b.log.Warn("consumer stopped; restarting", "queue", queue, "err", err)
 			select {
 			case <-time.After(500 * time.Millisecond):
@@ -382,6 +387,17 @@ func (b *Broker) settle(ctx context.Context, s *session, ch *amqp.Channel, queue
 				return fmt.Errorf("rabbit: nack %s: %w", queue, e)
 			}
 		}
+	}
+	return nil
+}
+
+// forGood returns err marked ErrPermanent when it is the broker refusing a
+// channel's operation for good: no permission (403) or no such queue (404).
+// It returns nil for anything a retry may fix.
+func forGood(err error) error {
+	var ae *amqp.Error
+	if errors.As(err, &ae) && (ae.Code == amqp.AccessRefused || ae.Code == amqp.NotFound) {
+		return fmt.Errorf("%w; %w", err, ErrPermanent)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package rabbit
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
@@ -46,7 +47,8 @@ func (b *Broker) Broadcast(ctx context.Context, m saga.Message) error {
 // failure-switch changes, that every process must see and none must keep: the
 // queue is exclusive and goes away with the connection. ready, when set, is
 // called each time the subscription is in place (after every reconnect), so a
-// process can ask for state it may have missed.
+// process can ask for state it may have missed. It returns nil when ctx ends,
+// and otherwise the broker's refusal that no retry fixes (ErrPermanent).
 func (b *Broker) Subscribe(ctx context.Context, routingKey string, ready func(), fn func(saga.Message)) error {
 	for ctx.Err() == nil {
 		s, err := b.session(ctx)
@@ -70,8 +72,12 @@ func (b *Broker) Subscribe(ctx context.Context, routingKey string, ready func(),
 			if err != nil {
 				return err
 			}
+			// ready publishes, which needs this loop free to go on; it is
+			// waited for before the session's channel goes.
+			var readying sync.WaitGroup
+			defer readying.Wait()
 			if ready != nil {
-				go ready()
+				readying.Go(ready)
 			}
 			for {
 				select {
@@ -88,6 +94,9 @@ func (b *Broker) Subscribe(ctx context.Context, routingKey string, ready func(),
 			}
 		}()
 		if err != nil && ctx.Err() == nil {
+			if err := forGood(err); err != nil {
+				return fmt.Errorf("rabbit: subscribe to %s: %w", routingKey, err)
+			}
 			b.log.Warn("control subscription failed; retrying", "key", routingKey, "err", err)
 			select {
 			case <-time.After(time.Second):

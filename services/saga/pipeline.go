@@ -70,11 +70,16 @@ func decide(ctx context.Context, msgs []Message, h BatchHandler, judge func(Mess
 }
 
 // Bound makes poison of a message whose body is over MaxBodyBytes as it
-// arrived, or not UTF-8, before any handler decodes it.
+// arrived, or not UTF-8, before any handler decodes it. The observer's
+// queues are let through: it keeps a bounded prefix of whatever it sees,
+// poison included, since what it records is the evidence.
 func Bound() Middleware {
 	return func(h BatchHandler) BatchHandler {
 		return func(ctx context.Context, msgs []Message) []Outcome {
 			return decide(ctx, msgs, h, func(m Message) error {
+				if m.Queue == ObserverQueue || m.Queue == DeadLetterQueue {
+					return nil
+				}
 				if n := max(m.Size, len(m.Body)); n > MaxBodyBytes {
 					return Poison("body is %d bytes, more than the %d allowed", n, MaxBodyBytes)
 				}

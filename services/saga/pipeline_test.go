@@ -73,6 +73,12 @@ func TestBoundRefusesBigAndBrokenBodiesBeforeTheHandler(t *testing.T) {
 	if e := outs[2].Err; !errors.Is(e, saga.ErrPoison) || !strings.Contains(e.Error(), "UTF-8") {
 		t.Errorf("a body that is not UTF-8: %v, want poison saying so", e)
 	}
+	// The observer records poison as evidence: its queues are let through.
+	for _, q := range []string{saga.ObserverQueue, saga.DeadLetterQueue} {
+		if outs := h(context.Background(), []saga.Message{{ID: "x", Queue: q, Body: []byte{0xff}}}); outs[0].Err != nil {
+			t.Errorf("%s: %v, want it handed to the observer", q, outs[0].Err)
+		}
+	}
 }
 
 func TestCheckSendersKeepsTheBatchOrderAroundAForgery(t *testing.T) {

@@ -330,13 +330,16 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
+// final makes the last attempt, as the relay stops, and says what it left:
+// those rows stay in the outbox and are published on the next start.
 func (r *Relay) final() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	for {
 		n, err := r.flush(ctx)
 		if err != nil {
-			return nil // what is left is published on the next start
+			left, _ := r.Pending(context.Background())
+			return fmt.Errorf("outbox %s: %d messages not confirmed by the broker as the relay stopped; they are published at the next start: %w", r.db.Path, left, err)
 		}
 		if n < r.batch {
 			return nil

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -32,26 +33,21 @@ type Runner struct {
 
 // Run consumes until ctx ends. Shutdown goes in the order that loses nothing:
 // consumers stop taking messages and finish the batch in hand (whose acks wait
-// for the relay), then the relay flushes what is left and stops.
+// for the relay), then the relay flushes what is left and stops. It returns
+// nil when ctx ended and everything was sent, and otherwise what stopped a
+// consumer and what the relay could not send.
 func (r *Runner) Run(ctx context.Context, cs ...Consumption) error {
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
-	relayDone := make(chan struct{})
-	go func() {
-		defer close(relayDone)
-		_ = r.Relay.Run(relayCtx)
-	}()
+	relayErr := make(chan error, 1)
+	go func() { relayErr <- r.Relay.Run(relayCtx) }()
+	errs := make([]error, len(cs))
 	var wg sync.WaitGroup
-	for _, c := range cs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = r.Bus.Consume(ctx, c.Queue, r.options(c), r.handler(c))
-		}()
+	for i, c := range cs {
+		wg.Go(func() { errs[i] = r.Bus.Consume(ctx, c.Queue, r.options(c), r.handler(c)) })
 	}
 	wg.Wait()
 	stopRelay()
-	<-relayDone
-	return nil
+	return errors.Join(append(errs, <-relayErr)...)
 }
 
 func (r *Runner) options(c Consumption) saga.ConsumeOptions {
