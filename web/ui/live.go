@@ -1,4 +1,4 @@
-package web
+package ui
 
 import (
 	"bytes"
@@ -8,10 +8,14 @@ import (
 	"sync"
 	"time"
 
+	"log/slog"
+
 	"github.com/a-h/templ"
 	"github.com/sagaboard/sagaboard/services/observer"
 	"github.com/sagaboard/sagaboard/services/saga"
 	"github.com/sagaboard/sagaboard/views"
+	"github.com/sagaboard/sagaboard/web/guard"
+	"github.com/sagaboard/sagaboard/web/viewmodel"
 	"github.com/sagaboard/sagaboard/web/ws"
 )
 
@@ -54,9 +58,10 @@ func bookingTopic(id string) string { return "booking/" + id }
 // under a mutex held for a moment. A single goroutine draws each changed
 // fragment once per frame and hands the same bytes to every client.
 type Live struct {
-	s      *Server
-	hub    *ws.Hub
-	assets assets
+	cfg   LiveConfig
+	model *viewmodel.Builder
+	log   *slog.Logger
+	hub   *ws.Hub
 
 	mu     sync.Mutex
 	marks  marks
@@ -86,8 +91,36 @@ type marks struct {
 	seats, stats, rates, switches, notices, dead, queues, invariants bool
 }
 
-func newLive(s *Server) *Live {
-	l := &Live{s: s, hub: ws.New(ws.Options{Log: s.log, MaxPerClient: s.cfg.WSPerClient, ClientOf: clientAddr}), assets: loadAssets(), last: map[string][]byte{}, steps: newStepTimes()}
+// Broker is what the live feed reads of the broker.
+type Broker interface {
+	// Status says whether the broker is connected, why not, and how often
+	// it was lost.
+	Status() (connected bool, lastErr error, outages int, since time.Time)
+	// Inspect reads the queues' depths.
+	Inspect(ctx context.Context, queues []string) ([]saga.QueueStat, error)
+}
+
+// LiveConfig is what the live feed draws from.
+type LiveConfig struct {
+	Model *viewmodel.Builder
+	// Broker is looked at every lookEvery; nil shows it as unknown.
+	Broker Broker
+	// SharedIdentity warns on the page that every part logs in to the
+	// broker as one user.
+	SharedIdentity bool
+	// WSPerClient bounds the dashboards one client address may hold open.
+	WSPerClient int
+	// Log defaults to slog.Default().
+	Log *slog.Logger
+}
+
+// NewLive starts the live feed; Close stops it.
+func NewLive(cfg LiveConfig) *Live {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	l := &Live{cfg: cfg, model: cfg.Model, log: cfg.Log, last: map[string][]byte{}, steps: newStepTimes(),
+		hub: ws.New(ws.Options{Log: cfg.Log, MaxPerClient: cfg.WSPerClient, ClientOf: guard.ClientAddr})}
 	l.marks.bookings = map[string]struct{}{}
 	ctx, cancel := context.WithCancel(context.Background())
 	l.stop = cancel
@@ -126,11 +159,8 @@ func (l *Live) SwitchesChanged() {
 // changed: a form, another process, or a participant counting down
 // "fail the next N".
 func (l *Live) watchSwitches(ctx context.Context) {
-	if l.s.cfg.Switches == nil {
-		return
-	}
 	for {
-		changed := l.s.cfg.Switches.Changed()
+		changed := l.model.Sources().Switches.Changed()
 		select {
 		case <-ctx.Done():
 			return
@@ -172,6 +202,15 @@ func (l *Live) EventsObserved(events []observer.Event) {
 	}
 	l.rates.add(time.Now(), created, len(events))
 	l.mu.Unlock()
+}
+
+// header fills the header's rates and step latencies into st, from what
+// the feed counted.
+func (l *Live) header(st *views.Stats) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st.BookingsPerSec, st.MessagesPerSec = l.rates.perSecond(time.Now())
+	st.Steps = l.steps.views()
 }
 
 // markBooking needs l.mu.
@@ -216,7 +255,8 @@ func (l *Live) deferMarks(m marks) {
 	k.invariants = k.invariants || m.invariants
 }
 
-func (l *Live) close() {
+// Close stops the feed and disconnects every client.
+func (l *Live) Close() {
 	l.closeOnce.Do(func() {
 		l.stop()
 		l.done.Wait()
@@ -288,7 +328,7 @@ func (l *Live) frame(ctx context.Context) {
 // dashboardDelta draws what changed on the dashboard since the last frame.
 func (l *Live) dashboardDelta(ctx context.Context, m marks) []byte {
 	var out bytes.Buffer
-	if len(m.bookings) > 0 && l.s.cfg.Booking != nil {
+	if len(m.bookings) > 0 && l.model.Sources().Has(saga.PartBooking) {
 		ids := make([]string, 0, len(m.bookings))
 		for id := range m.bookings {
 			ids = append(ids, id)
@@ -300,17 +340,17 @@ func (l *Live) dashboardDelta(ctx context.Context, m marks) []byte {
 			l.putBack(ids[maxCardsPerFrame:min(len(ids), listLimit)], false)
 			ids = ids[:maxCardsPerFrame]
 		}
-		cards, err := l.s.cards(ctx, ids)
+		cards, err := l.model.Cards(ctx, ids)
 		if err != nil {
-			l.s.log.Warn("live: could not read changed bookings", "err", err)
+			l.log.Warn("live: could not read changed bookings", "err", err)
 		} else if len(cards) > 0 {
 			l.write(ctx, &out, views.BookingsInsert(cards))
 		}
 	}
-	if m.seats && l.s.cfg.Booking != nil {
-		seats, err := l.s.seats(ctx)
+	if m.seats && l.model.Sources().Has(saga.PartBooking) {
+		seats, err := l.model.Seats(ctx)
 		if err != nil {
-			l.s.log.Warn("live: could not read the seats", "err", err)
+			l.log.Warn("live: could not read the seats", "err", err)
 		} else {
 			l.seatDelta(ctx, &out, seats)
 		}
@@ -319,7 +359,7 @@ func (l *Live) dashboardDelta(ctx context.Context, m marks) []byte {
 		l.region(ctx, &out, "stats", l.statsBar(ctx, m.stats))
 	}
 	if m.switches {
-		for _, sw := range l.s.switchViews() {
+		for _, sw := range l.model.Switches() {
 			l.region(ctx, &out, "switch-"+sw.Part, views.SwitchRow(sw, true))
 		}
 	}
@@ -328,22 +368,22 @@ func (l *Live) dashboardDelta(ctx context.Context, m marks) []byte {
 		l.region(ctx, &out, "broker", views.BrokerStatus(l.brokerView(), true))
 	}
 	if m.invariants {
-		inv := l.s.invariantsView()
+		inv := l.model.Invariants()
 		l.region(ctx, &out, "invariants", views.InvariantsPanel(inv, true))
 		l.region(ctx, &out, "inv-pill", views.InvariantsPill(inv, true))
 	}
 	if m.notices {
-		if n, err := l.s.noticesView(ctx); err == nil {
+		if n, err := l.model.Notices(ctx); err == nil {
 			l.region(ctx, &out, "notices", views.NoticesPanel(n, true))
 		} else {
-			l.s.log.Warn("live: could not read notifications", "err", err)
+			l.log.Warn("live: could not read notifications", "err", err)
 		}
 	}
 	if m.dead {
-		if d, err := l.s.deadLettersView(ctx); err == nil {
+		if d, err := l.model.DeadLetters(ctx); err == nil {
 			l.region(ctx, &out, "dead-letters", views.DeadLettersPanel(d, true))
 		} else {
-			l.s.log.Warn("live: could not read dead letters", "err", err)
+			l.log.Warn("live: could not read dead letters", "err", err)
 		}
 	}
 	return out.Bytes()
@@ -354,7 +394,7 @@ func (l *Live) dashboardDelta(ctx context.Context, m marks) []byte {
 func (l *Live) seatDelta(ctx context.Context, out *bytes.Buffer, seats []views.Seat) {
 	if l.seats == nil || len(l.seats) != len(seats) {
 		l.seats = seats
-		l.write(ctx, out, views.SeatMapView(l.s.seatMap(seats)))
+		l.write(ctx, out, views.SeatMapView(l.model.SeatMap(seats)))
 		return
 	}
 	for i, st := range seats {
@@ -370,17 +410,14 @@ func (l *Live) statsBar(ctx context.Context, changed bool) templ.Component {
 	if changed || !l.haveCounts {
 		if time.Since(l.countsAt) < statsEvery && l.haveCounts {
 			l.putBack(nil, true)
-		} else if st, err := l.s.statsCounts(ctx); err != nil {
-			l.s.log.Warn("live: could not count bookings", "err", err)
+		} else if st, err := l.model.Stats(ctx); err != nil {
+			l.log.Warn("live: could not count bookings", "err", err)
 		} else {
 			l.counts, l.countsAt, l.haveCounts = st, time.Now(), true
 		}
 	}
 	st := l.counts
-	l.mu.Lock()
-	st.BookingsPerSec, st.MessagesPerSec = l.rates.perSecond(time.Now())
-	st.Steps = l.steps.views()
-	l.mu.Unlock()
+	l.header(&st)
 	return views.StatsBar(st, true)
 }
 
@@ -401,7 +438,7 @@ func (l *Live) write(ctx context.Context, out *bytes.Buffer, c templ.Component) 
 func (l *Live) render(ctx context.Context, c templ.Component) []byte {
 	var b bytes.Buffer
 	if err := c.Render(ctx, &b); err != nil {
-		l.s.log.Warn("live: could not render a fragment", "err", err)
+		l.log.Warn("live: could not render a fragment", "err", err)
 		return nil
 	}
 	return b.Bytes()
@@ -411,21 +448,21 @@ func (l *Live) render(ctx context.Context, c templ.Component) []byte {
 // region as the other clients have it, and the newest bookings.
 func (l *Live) dashboardSnapshot(ctx context.Context) []byte {
 	var out bytes.Buffer
-	if l.s.cfg.Booking != nil {
+	if l.model.Sources().Has(saga.PartBooking) {
 		if l.seats == nil {
-			seats, err := l.s.seats(ctx)
+			seats, err := l.model.Seats(ctx)
 			if err != nil {
-				l.s.log.Warn("live: could not read the seats", "err", err)
+				l.log.Warn("live: could not read the seats", "err", err)
 			}
 			l.seats = seats
 		}
 		if l.seats != nil {
-			l.write(ctx, &out, views.SeatMapView(l.s.seatMap(l.seats)))
+			l.write(ctx, &out, views.SeatMapView(l.model.SeatMap(l.seats)))
 		}
-		if cards, err := l.s.listCards(ctx, views.Filter{}, maxCardsPerFrame); err == nil {
+		if cards, err := l.model.List(ctx, views.Filter{}, maxCardsPerFrame); err == nil {
 			l.write(ctx, &out, views.BookingsInsert(cards))
 		} else {
-			l.s.log.Warn("live: could not list bookings", "err", err)
+			l.log.Warn("live: could not list bookings", "err", err)
 		}
 	}
 	regions := []struct {
@@ -434,13 +471,13 @@ func (l *Live) dashboardSnapshot(ctx context.Context) []byte {
 	}{
 		{"stats", func() templ.Component { return l.statsBar(ctx, false) }},
 		{"queues", func() templ.Component { return views.QueuePanel(l.queuesView(), true) }},
-		{"invariants", func() templ.Component { return views.InvariantsPanel(l.s.invariantsView(), true) }},
-		{"inv-pill", func() templ.Component { return views.InvariantsPill(l.s.invariantsView(), true) }},
+		{"invariants", func() templ.Component { return views.InvariantsPanel(l.model.Invariants(), true) }},
+		{"inv-pill", func() templ.Component { return views.InvariantsPill(l.model.Invariants(), true) }},
 		{"broker", func() templ.Component { return views.BrokerStatus(l.brokerView(), true) }},
-		{"notices", func() templ.Component { n, _ := l.s.noticesView(ctx); return views.NoticesPanel(n, true) }},
-		{"dead-letters", func() templ.Component { d, _ := l.s.deadLettersView(ctx); return views.DeadLettersPanel(d, true) }},
+		{"notices", func() templ.Component { n, _ := l.model.Notices(ctx); return views.NoticesPanel(n, true) }},
+		{"dead-letters", func() templ.Component { d, _ := l.model.DeadLetters(ctx); return views.DeadLettersPanel(d, true) }},
 	}
-	for _, sw := range l.s.switchViews() {
+	for _, sw := range l.model.Switches() {
 		regions = append(regions, struct {
 			name string
 			c    func() templ.Component
@@ -459,7 +496,7 @@ func (l *Live) dashboardSnapshot(ctx context.Context) []byte {
 
 // detail draws a booking's page; nil when it cannot.
 func (l *Live) detail(ctx context.Context, id string) []byte {
-	v, err := l.s.bookingViewCtx(ctx, id)
+	v, err := l.model.Booking(ctx, id)
 	if err != nil {
 		return nil
 	}
@@ -470,7 +507,7 @@ func (l *Live) queuesView() views.Queues {
 	l.mu.Lock()
 	q := l.queues
 	l.mu.Unlock()
-	q.Paused = l.s.pausedQueues()
+	q.Paused = l.model.PausedQueues()
 	return q
 }
 
@@ -478,7 +515,7 @@ func (l *Live) brokerView() views.Broker {
 	l.mu.Lock()
 	b := l.broker
 	l.mu.Unlock()
-	b.SharedIdentity = l.s.cfg.BrokerIdentity == BrokerShared
+	b.SharedIdentity = l.cfg.SharedIdentity
 	return b
 }
 
@@ -498,7 +535,7 @@ func (l *Live) watchBroker(ctx context.Context) {
 }
 
 func (l *Live) look(ctx context.Context) {
-	br := l.s.cfg.Broker
+	br := l.cfg.Broker
 	if br == nil {
 		return
 	}
@@ -511,13 +548,13 @@ func (l *Live) look(ctx context.Context) {
 	if up {
 		ictx, cancel := context.WithTimeout(ctx, lookEvery*9/10)
 		stats, err := br.Inspect(ictx, saga.WorkQueues())
-		var waiting map[string][]WaitingBooking
+		var waiting map[string][]viewmodel.WaitingBooking
 		if err == nil {
 			// Found even while nobody watches, so a dashboard that opens
 			// shows who waits where in its first paint (under 1 % of the
 			// CPU at full load, in a profile).
-			if waiting, err = l.s.waitingByQueue(ictx); err != nil {
-				l.s.log.Warn("live: could not find the waiting bookings", "err", err)
+			if waiting, err = l.model.WaitingByQueue(ictx); err != nil {
+				l.log.Warn("live: could not find the waiting bookings", "err", err)
 				err = nil
 			}
 		}
@@ -525,7 +562,7 @@ func (l *Live) look(ctx context.Context) {
 		if err != nil {
 			q.Err = err.Error()
 		} else {
-			q.List = queueViews(stats, waiting, time.Now())
+			q.List = viewmodel.QueueViews(stats, waiting, time.Now())
 		}
 	} else {
 		q.Err = "RabbitMQ is unreachable"
