@@ -1,6 +1,10 @@
 package views
 
-import "net/url"
+import (
+	"net/url"
+
+	"github.com/sagaboard/sagaboard/services/saga"
+)
 
 // Stand-ins for a booking id in /compare: the server swaps each for the id
 // of the newest booking with that outcome, so a link can say "the latest
@@ -66,9 +70,9 @@ func ComparePicks(b Booking) []Pick {
 	confirmed := Pick{"the latest confirmed booking ✔", CompareURL(b.ID, LatestConfirmed)}
 	compensated := Pick{"the latest compensated booking ✖", CompareURL(b.ID, LatestCompensated)}
 	switch b.Status {
-	case StatusConfirmed:
+	case saga.StatusConfirmed:
 		return []Pick{compensated}
-	case StatusCompensated:
+	case saga.StatusCompensated:
 		return []Pick{confirmed}
 	}
 	return []Pick{confirmed, compensated}

@@ -1,26 +1,18 @@
 // Package views renders sagaboard's pages and their live fragments with
 // templ. Views take plain values, the structs in this file, never stores:
-// the web package gathers the data and the views only lay it out. Every
+// the web package gathers the data and the views only lay it out. The
+// saga's words (statuses, message types, parts) come from services/saga, the
+// domain package, which imports nothing of ours. Every
 // string a user or a message supplied (user ids, payloads, reasons) reaches
 // the page through templ's escaping; nothing here uses templ.Raw.
 package views
 
 import (
+	"github.com/sagaboard/sagaboard/services/saga"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-)
-
-// Statuses of a booking and of a seat, as the booking store names them.
-const (
-	StatusPending     = "pending"
-	StatusConfirmed   = "confirmed"
-	StatusCompensated = "compensated"
-
-	SeatFree = "free"
-	SeatHeld = "held"
-	SeatSold = "sold"
 )
 
 // Page is what every page's frame needs.
@@ -112,7 +104,7 @@ type Seat struct {
 }
 
 // Taken reports whether the seat cannot be picked.
-func (s Seat) Taken() bool { return s.Status != SeatFree }
+func (s Seat) Taken() bool { return s.Status != saga.SeatFree }
 
 // Switch is one participant's failure switch, with the queue it drains.
 type Switch struct {
@@ -392,11 +384,11 @@ func Percent(r float64) string {
 // sign.
 func Outcome(status string) string {
 	switch status {
-	case StatusConfirmed:
+	case saga.StatusConfirmed:
 		return "✔ confirmed"
-	case StatusCompensated:
+	case saga.StatusCompensated:
 		return "✖ compensated"
-	case StatusPending:
+	case saga.StatusPending:
 		return "● pending"
 	}
 	return status

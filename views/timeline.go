@@ -1,34 +1,15 @@
 package views
 
 import (
+	"github.com/sagaboard/sagaboard/services/saga"
 	"strconv"
 	"time"
-)
-
-// Message types, as the saga names them. They are repeated here, not
-// imported, so views depend on nothing of ours.
-const (
-	typeBookingCreated            = "BookingCreated"
-	typePaymentCompleted          = "PaymentCompleted"
-	typePaymentServiceFailed      = "PaymentServiceFailed"
-	typeSeatsSold                 = "SeatsSold"
-	typeSeatUpdatingServiceFailed = "SeatUpdatingServiceFailed"
-	typeRefundRequested           = "RefundRequested"
-	typePaymentRefunded           = "PaymentRefunded"
-	typeSeatReleaseRequested      = "SeatReleaseRequested"
-	typeBookingCancelled          = "BookingCancelled"
-	typeNotificationRetry         = "NotificationRetry"
-	typeBookingNotified           = "BookingNotified"
-	typeDeadlineExceeded          = "DeadlineExceeded"
-	typeSeatsVoidRequested        = "SeatsVoidRequested"
-	typeVoidRefused               = "VoidRefused"
-	typeLateMessageNeutralised    = "LateMessageNeutralised"
 )
 
 // Lanes are the participants, in the order a booking meets them. An event
 // from any other source (a replayed dead letter, say) gets a lane of its own
 // below these.
-var Lanes = []string{"booking", "payment", "seats", "compensation", "notification"}
+var Lanes = []string{saga.PartBooking, saga.PartPayment, saga.PartSeats, saga.PartCompensation, saga.PartNotification}
 
 // Hop kinds: how a dot is drawn.
 const (
@@ -44,21 +25,21 @@ const (
 
 // kinds maps each message type to its kind and a short label.
 var kinds = map[string][2]string{
-	typeBookingCreated:            {KindForward, "held seats"},
-	typePaymentCompleted:          {KindForward, "charged"},
-	typePaymentServiceFailed:      {KindFailure, "declined"},
-	typeSeatsSold:                 {KindPivot, "sold ◆ pivot"},
-	typeSeatUpdatingServiceFailed: {KindFailure, "not sold"},
-	typeRefundRequested:           {KindUndo, "ask refund"},
-	typePaymentRefunded:           {KindUndo, "refunded"},
-	typeSeatReleaseRequested:      {KindUndo, "ask release"},
-	typeBookingCancelled:          {KindUndo, "released"},
-	typeNotificationRetry:         {KindRetry, "retry"},
-	typeBookingNotified:           {KindNotify, "told user"},
-	typeDeadlineExceeded:          {KindFailure, "deadline"},
-	typeSeatsVoidRequested:        {KindUndo, "ask void"},
-	typeVoidRefused:               {KindNote, "sold already"},
-	typeLateMessageNeutralised:    {KindNote, "late, ignored"},
+	saga.TypeBookingCreated:            {KindForward, "held seats"},
+	saga.TypePaymentCompleted:          {KindForward, "charged"},
+	saga.TypePaymentServiceFailed:      {KindFailure, "declined"},
+	saga.TypeSeatsSold:                 {KindPivot, "sold ◆ pivot"},
+	saga.TypeSeatUpdatingServiceFailed: {KindFailure, "not sold"},
+	saga.TypeRefundRequested:           {KindUndo, "ask refund"},
+	saga.TypePaymentRefunded:           {KindUndo, "refunded"},
+	saga.TypeSeatReleaseRequested:      {KindUndo, "ask release"},
+	saga.TypeBookingCancelled:          {KindUndo, "released"},
+	saga.TypeNotificationRetry:         {KindRetry, "retry"},
+	saga.TypeBookingNotified:           {KindNotify, "told user"},
+	saga.TypeDeadlineExceeded:          {KindFailure, "deadline"},
+	saga.TypeSeatsVoidRequested:        {KindUndo, "ask void"},
+	saga.TypeVoidRefused:               {KindNote, "sold already"},
+	saga.TypeLateMessageNeutralised:    {KindNote, "late, ignored"},
 }
 
 // Compensation reports whether a message type belongs to the compensation
@@ -72,35 +53,35 @@ func Compensation(typ string) bool {
 // never heard of a saga.
 func Meaning(typ string) string {
 	switch typ {
-	case typeBookingCreated:
+	case saga.TypeBookingCreated:
 		return "Booking held the seats and asked Payment to charge for them."
-	case typePaymentCompleted:
+	case saga.TypePaymentCompleted:
 		return "Payment charged the money and asked Seats to sell the seats."
-	case typePaymentServiceFailed:
+	case saga.TypePaymentServiceFailed:
 		return "Payment failed to charge. Nothing was charged, so only the held seats need undoing."
-	case typeSeatsSold:
+	case saga.TypeSeatsSold:
 		return "Seats sold the seats. This is the pivot: from here on nothing is undone, the booking is confirmed."
-	case typeSeatUpdatingServiceFailed:
+	case saga.TypeSeatUpdatingServiceFailed:
 		return "Seats could not sell the seats. The charge and the hold must be undone."
-	case typeRefundRequested:
+	case saga.TypeRefundRequested:
 		return "Compensation asked Payment to give the money back (undo of the charge)."
-	case typePaymentRefunded:
+	case saga.TypePaymentRefunded:
 		return "Payment refunded the charge and asked Booking to release the seats."
-	case typeSeatReleaseRequested:
+	case saga.TypeSeatReleaseRequested:
 		return "Compensation asked Booking to release the held seats (undo of the hold)."
-	case typeBookingCancelled:
+	case saga.TypeBookingCancelled:
 		return "Booking released the seats and cancelled the booking: every step is undone."
-	case typeNotificationRetry:
+	case saga.TypeNotificationRetry:
 		return "Telling the user failed; Notification will try again after a pause. The outcome does not change."
-	case typeBookingNotified:
+	case saga.TypeBookingNotified:
 		return "Notification told the user how the booking ended."
-	case typeDeadlineExceeded:
+	case saga.TypeDeadlineExceeded:
 		return "The booking was still pending at its deadline, so Booking started undoing it."
-	case typeSeatsVoidRequested:
+	case saga.TypeSeatsVoidRequested:
 		return "Compensation asked Seats never to sell these seats (undo before the pivot)."
-	case typeVoidRefused:
+	case saga.TypeVoidRefused:
 		return "Seats had sold the seats before the undo arrived: the pivot stands and the booking is confirmed."
-	case typeLateMessageNeutralised:
+	case saga.TypeLateMessageNeutralised:
 		return "A message arrived after the booking was undone; it was recognised and left no effect behind."
 	}
 	return "A message this dashboard does not know."
@@ -191,7 +172,7 @@ func Layout(events []Event, big bool) Timeline {
 		switch {
 		case k[0] == KindFailure:
 			undo = true
-		case e.Type == typeSeatsSold || e.Type == typeVoidRefused:
+		case e.Type == saga.TypeSeatsSold || e.Type == saga.TypeVoidRefused:
 			undo = false // past the pivot: the booking stands
 		}
 		var took time.Duration
@@ -201,7 +182,7 @@ func Layout(events []Event, big bool) Timeline {
 		prev = &events[i]
 		// Consecutive retries are one dot with a count: forty failed
 		// attempts to tell the user are one fact, not forty.
-		if n := len(t.Hops); n > 0 && e.Type == typeNotificationRetry && t.Hops[n-1].Event.Type == typeNotificationRetry {
+		if n := len(t.Hops); n > 0 && e.Type == saga.TypeNotificationRetry && t.Hops[n-1].Event.Type == saga.TypeNotificationRetry {
 			t.Hops[n-1].Count++
 			continue
 		}
@@ -298,14 +279,14 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // one, where it waits for a pending one.
 func (b Booking) Why() string {
 	switch b.Status {
-	case StatusCompensated:
+	case saga.StatusCompensated:
 		for _, e := range b.Events {
 			if kinds[e.Type][0] == KindFailure && e.Reason != "" {
 				return e.Reason
 			}
 		}
 		return b.Reason
-	case StatusPending:
+	case saga.StatusPending:
 		if b.Waiting != nil {
 			s := "waiting in " + b.Waiting.Queue + " since " + Clock(b.Waiting.Since) + " UTC"
 			if b.Waiting.Note != "" {
@@ -316,7 +297,7 @@ func (b Booking) Why() string {
 		return "starting"
 	}
 	for i := len(b.Events) - 1; i >= 0; i-- {
-		if b.Events[i].Type == typeBookingNotified && b.Events[i].Reason != "" {
+		if b.Events[i].Type == saga.TypeBookingNotified && b.Events[i].Reason != "" {
 			return b.Events[i].Reason
 		}
 	}
@@ -328,7 +309,7 @@ func (b Booking) Why() string {
 
 // Failure returns the event that made a compensated booking fail.
 func (b Booking) Failure() (Event, bool) {
-	if b.Status != StatusCompensated {
+	if b.Status != saga.StatusCompensated {
 		return Event{}, false
 	}
 	for _, e := range b.Events {
@@ -347,13 +328,13 @@ func IsFailure(typ string) bool {
 
 // StepFailed reports whether e says a step failed: a failure that starts
 // the undo, or a notification that will be retried.
-func StepFailed(e Event) bool { return IsFailure(e.Type) || e.Type == typeNotificationRetry }
+func StepFailed(e Event) bool { return IsFailure(e.Type) || e.Type == saga.TypeNotificationRetry }
 
 // Retries counts the failed attempts to tell the user.
 func (b Booking) Retries() int {
 	n := 0
 	for _, e := range b.Events {
-		if e.Type == typeNotificationRetry {
+		if e.Type == saga.TypeNotificationRetry {
 			n++
 		}
 	}
@@ -370,15 +351,15 @@ func (b Booking) Summary() string {
 		}
 	}
 	switch b.Status {
-	case StatusConfirmed:
+	case saga.StatusConfirmed:
 		return "Confirmed: the money was charged and the seats are sold." + told
-	case StatusCompensated:
+	case saga.StatusCompensated:
 		why := b.Why()
 		if why != "" {
 			why = " (" + why + ")"
 		}
 		return "Compensated: a step failed" + why + ", so every step already done was undone — no money is kept and the seats are free again." + told
-	case StatusPending:
+	case saga.StatusPending:
 		return "In progress: " + b.Why() + "."
 	}
 	return ""

@@ -3,6 +3,7 @@ package views_test
 import (
 	"bytes"
 	"context"
+	"github.com/sagaboard/sagaboard/services/saga"
 	"slices"
 	"strings"
 	"testing"
@@ -55,12 +56,12 @@ var declinedEvents = []views.Event{
 
 func booking(id, user, status string, events []views.Event) views.Booking {
 	return views.Booking{ID: id, UserID: user, Seats: []string{"A1", "A2"}, AmountCents: 2000, Status: status,
-		Notified: status != views.StatusPending, CreatedAt: t0, UpdatedAt: t0, Events: events}
+		Notified: status != saga.StatusPending, CreatedAt: t0, UpdatedAt: t0, Events: events}
 }
 
 func TestSeatMapDisablesHeldAndSoldSeats(t *testing.T) {
 	m := views.SeatMap{Known: true, PriceCents: 1000, Rows: []views.SeatRow{{Label: "A", Seats: []views.Seat{
-		{ID: "A1", Status: views.SeatFree}, {ID: "A2", Status: views.SeatHeld, BookingID: "b1"}, {ID: "A3", Status: views.SeatSold, BookingID: "b2"},
+		{ID: "A1", Status: saga.SeatFree}, {ID: "A2", Status: saga.SeatHeld, BookingID: "b1"}, {ID: "A3", Status: saga.SeatSold, BookingID: "b2"},
 	}}}}
 	doc, _ := mustRender(t, views.BookingForm(m))
 	form := doc.Find("form#booking-form")
@@ -104,9 +105,9 @@ func TestBookingCardShowsTheOutcomeInWordsAndSymbols(t *testing.T) {
 		status, want string
 		events       []views.Event
 	}{
-		{views.StatusConfirmed, "✔ confirmed", happyEvents},
-		{views.StatusCompensated, "✖ compensated", declinedEvents},
-		{views.StatusPending, "● pending", happyEvents[:2]},
+		{saga.StatusConfirmed, "✔ confirmed", happyEvents},
+		{saga.StatusCompensated, "✖ compensated", declinedEvents},
+		{saga.StatusPending, "● pending", happyEvents[:2]},
 	} {
 		b := booking("06h1abc", "alice", tc.status, tc.events)
 		doc, _ := mustRender(t, views.BookingCard(b))
@@ -133,7 +134,7 @@ func TestHostileUserIDAndPayloadAreShownAsText(t *testing.T) {
 	evil := `<script>alert(1)</script>`
 	events := []views.Event{ev(1, 0, "BookingCreated", "booking", "payment_queue", `<img src=x onerror=alert(2)>`)}
 	events[0].Payload = `{"user_id": "<script>alert(3)</script>"}`
-	b := booking("b1", evil, views.StatusPending, events)
+	b := booking("b1", evil, saga.StatusPending, events)
 	for name, c := range map[string]templ.Component{
 		"card":   views.BookingCard(b),
 		"detail": views.BookingDetail(b),
@@ -162,7 +163,7 @@ func TestHostileUserIDAndPayloadAreShownAsText(t *testing.T) {
 }
 
 func TestCompensationPathIsMarked(t *testing.T) {
-	b := booking("b2", "bob", views.StatusCompensated, declinedEvents)
+	b := booking("b2", "bob", saga.StatusCompensated, declinedEvents)
 	doc, _ := mustRender(t, views.BookingCard(b))
 	dots := doc.Find("svg.timeline g.dot")
 	if dots.Length() != len(declinedEvents) {
@@ -200,14 +201,14 @@ func TestCompensationPathIsMarked(t *testing.T) {
 		t.Errorf("an injected failure is marked %q, want ⚡ injected", got)
 	}
 	// The forward path of a happy booking has no undo at all.
-	doc, _ = mustRender(t, views.BookingCard(booking("b1", "alice", views.StatusConfirmed, happyEvents)))
+	doc, _ = mustRender(t, views.BookingCard(booking("b1", "alice", saga.StatusConfirmed, happyEvents)))
 	if n := doc.Find(".undo").Length(); n != 0 {
 		t.Errorf("a confirmed booking has %d undo marks", n)
 	}
 }
 
 func TestPivotHopTimesAndLanes(t *testing.T) {
-	doc, _ := mustRender(t, views.BookingCard(booking("b1", "alice", views.StatusConfirmed, happyEvents)))
+	doc, _ := mustRender(t, views.BookingCard(booking("b1", "alice", saga.StatusConfirmed, happyEvents)))
 	pivot := doc.Find(`g.dot[data-type="SeatsSold"]`)
 	if !pivot.HasClass("k-pivot") || !strings.Contains(text(pivot.Find(".dot-label")), "pivot") {
 		t.Errorf("SeatsSold is not marked as the pivot: class %q label %q", pivot.AttrOr("class", ""), text(pivot.Find(".dot-label")))
@@ -245,7 +246,7 @@ func TestRetriesShowAsOneDotWithACount(t *testing.T) {
 		e.Attempt = i + 1
 		events = append(events, e)
 	}
-	b := booking("b1", "alice", views.StatusConfirmed, events)
+	b := booking("b1", "alice", saga.StatusConfirmed, events)
 	b.Notified = false
 	doc, _ := mustRender(t, views.BookingCard(b))
 	retry := doc.Find("g.dot.k-retry")
@@ -268,7 +269,7 @@ func TestRetriesShowAsOneDotWithACount(t *testing.T) {
 }
 
 func TestBookingDetailExplainsEveryMessage(t *testing.T) {
-	b := booking("b2", "bob", views.StatusCompensated, declinedEvents)
+	b := booking("b2", "bob", saga.StatusCompensated, declinedEvents)
 	doc, _ := mustRender(t, views.BookingDetail(b))
 	items := doc.Find("ol.events > li")
 	if items.Length() != len(declinedEvents) {
@@ -371,7 +372,7 @@ func TestDashboardHasEveryPanel(t *testing.T) {
 		Stats:    views.Stats{Known: true, Total: 1204, Confirmed: 1150, Compensated: 54},
 		Seats:    views.SeatMap{Known: true, Rows: []views.SeatRow{{Label: "A", Seats: []views.Seat{{ID: "A1", Status: "free"}}}}},
 		Switches: []views.Switch{{Part: "payment"}, {Part: "seats"}, {Part: "notification"}},
-		Bookings: []views.Booking{booking("b1", "alice", views.StatusConfirmed, happyEvents)},
+		Bookings: []views.Booking{booking("b1", "alice", saga.StatusConfirmed, happyEvents)},
 		Filter:   views.Filter{Status: "confirmed", UserID: "alice"}, ListLimit: 50,
 	}
 	doc, _ := mustRender(t, views.DashboardPage(d))
@@ -424,7 +425,7 @@ func TestFormMessageLinksTheBooking(t *testing.T) {
 // decided one whose user is not told yet under its reason, so the reason
 // (and whether a switch caused it) stays in sight while notification fails.
 func TestCardSaysWhereABookingWaits(t *testing.T) {
-	b := booking("b3", "gus", views.StatusPending, happyEvents[:2])
+	b := booking("b3", "gus", saga.StatusPending, happyEvents[:2])
 	b.Waiting = &views.Waiting{Queue: "seat_update_queue", Since: t0, For: 12 * time.Second, Note: "seats paused"}
 	doc, _ := mustRender(t, views.BookingCard(b))
 	if got := text(doc.Find(".why")); got != "● waiting in seat_update_queue for 12 s — seats paused" {
@@ -433,7 +434,7 @@ func TestCardSaysWhereABookingWaits(t *testing.T) {
 	if got := doc.Find(".why .since").AttrOr("data-since", ""); got != views.Stamp(t0) {
 		t.Errorf("the age ticks from %q, want %s", got, views.Stamp(t0))
 	}
-	d := booking("b4", "dave", views.StatusCompensated, slices.Clone(declinedEvents))
+	d := booking("b4", "dave", saga.StatusCompensated, slices.Clone(declinedEvents))
 	d.Events[1].Injected = true
 	d.Notified = false
 	d.Waiting = &views.Waiting{Queue: "notification_retry_2s", Since: t0, For: 3 * time.Second, Note: "retry 3 of 40 for notification"}

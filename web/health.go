@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/sagaboard/sagaboard/web/httperr"
 )
 
 // healthz is GET /healthz: 200 when the broker, the databases and the data
@@ -18,11 +20,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	body := map[string]string{"broker_identity": s.cfg.BrokerIdentity}
 	if err := s.health(r.Context()); err != nil {
 		body["error"] = err.Error()
-		writeJSON(w, http.StatusServiceUnavailable, body)
+		httperr.WriteJSON(w, http.StatusServiceUnavailable, body)
 		return
 	}
 	body["status"] = "ok"
-	writeJSON(w, http.StatusOK, body)
+	httperr.WriteJSON(w, http.StatusOK, body)
 }
 
 func (s *Server) health(ctx context.Context) error {

@@ -3,6 +3,8 @@ package web
 import (
 	"net/http"
 	"net/http/pprof"
+
+	"github.com/sagaboard/sagaboard/web/guard"
 )
 
 // Profiler is Go's profiler for a listener of its own at addr (-pprof),
@@ -23,5 +25,5 @@ func Profiler(addr string) http.Handler {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return NewHosts(addr, nil).Guard(mux)
+	return guard.NewHosts(addr, nil).Guard(mux)
 }

@@ -1,49 +1,66 @@
-// Package web is sagaboard's HTTP side: the JSON API of the contract, the
-// dashboard pages and the WebSocket that keeps them live. Every route is
-// registered in routes(), in one place. Errors become statuses here and only
-// here; users see a sentence, never a stack.
+// Package web is sagaboard's HTTP side, wired in one place: New takes the
+// parts this process runs and returns the Server that cmd/sagaboard serves.
+// What changes together lives together, in sub-packages:
+//
+//   - web/api: the JSON API of the contract, and /metrics;
+//   - web/ui: the pages, their forms, and the live feed (Live) that keeps
+//     them current over the WebSocket (web/ws);
+//   - web/viewmodel: the narrow interfaces web reads the parts through, and
+//     the one place that turns what they hold into the API's and the
+//     views' values, for api and ui both;
+//   - web/httperr: the coded error that carries an HTTP meaning and a
+//     user's sentence, mapped to a status in one place;
+//   - web/guard: who may reach the server (Host, cross-site, token);
+//   - web/load: the "book N random seats" load, which api and ui share.
+//
+// This package keeps what spans them all: Config, the headers every answer
+// carries, /healthz and the profiler.
 package web
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/sagaboard/sagaboard/services/booking"
-	"github.com/sagaboard/sagaboard/services/invariants"
-	"github.com/sagaboard/sagaboard/services/notification"
-	"github.com/sagaboard/sagaboard/services/observer"
-	"github.com/sagaboard/sagaboard/services/payment"
 	"github.com/sagaboard/sagaboard/services/saga"
+	"github.com/sagaboard/sagaboard/web/api"
+	"github.com/sagaboard/sagaboard/web/guard"
+	"github.com/sagaboard/sagaboard/web/load"
+	"github.com/sagaboard/sagaboard/web/ui"
+	"github.com/sagaboard/sagaboard/web/viewmodel"
 )
 
 // MaxBodyBytes bounds request bodies, as the contract says.
-const MaxBodyBytes = 64 << 10
+const MaxBodyBytes = api.MaxBodyBytes
 
 // Broker is what the web side needs to know about the broker.
 type Broker interface {
+	// Healthy is nil while the broker connection is usable.
 	Healthy() error
-	Status() (connected bool, lastErr error, outages int, since time.Time)
-	Inspect(ctx context.Context, queues []string) ([]saga.QueueStat, error)
+	api.Broker
 }
 
-// Config is everything the server serves from. A participant that does not
-// run in this process is nil, and the routes that need it answer 503 with a
-// sentence saying so.
+// Config is everything the server serves from. Each part is read through
+// the narrow interface web needs of it (see web/viewmodel); a part that
+// does not run in this process is nil, and is then absent: the routes that
+// need it answer 503 with a sentence saying so, and the pages say it does
+// not run here.
 type Config struct {
-	Booking      *booking.Service
-	Payment      *payment.Service
-	Notification *notification.Service
-	Observer     *observer.Service
-	Switches     *saga.Switches
-	Broker       Broker
+	// Booking: bookings, seats, and starting a booking.
+	Booking viewmodel.BookingPart
+	// Payment: the ledger.
+	Payment viewmodel.Ledger
+	// Notification: what users were told.
+	Notification viewmodel.Notices
+	// Observer: events, dead letters, and replaying one.
+	Observer viewmodel.ObserverPart
+	// Switches are the failure switches. Default: a fresh set.
+	Switches *saga.Switches
+	Broker   Broker
 	// Invariants is the invariant checker; nil where it does not run.
-	Invariants *invariants.Checker
+	Invariants viewmodel.Invariants
 	// PublishSwitches sends a switch change to every other process.
 	PublishSwitches func(ctx context.Context, all map[string]saga.Switch) error
 	// Checks are run by /healthz: one per database in this process.
@@ -97,14 +114,12 @@ type Server struct {
 	cfg   Config
 	log   *slog.Logger
 	mux   *http.ServeMux
-	live  *Live
-	csrf  *http.CrossOriginProtection
-	hosts Hosts
 	root  http.Handler // mux behind the Host check
-	gate  *tokenGate
+	api   *api.Handler
+	pages *ui.Handler
+	live  *ui.Live
+	load  *load.Loader
 	probe dataProbe
-	wait  waiters
-	load  loader // the one "Book N random" load that may run; see load.go
 }
 
 // New returns a server. Call Live() to feed it changes.
@@ -118,53 +133,53 @@ func New(cfg Config) *Server {
 	if cfg.BrokerIdentity == "" {
 		cfg.BrokerIdentity = BrokerShared
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection(),
-		hosts: NewHosts(cfg.Addr, cfg.AllowedHosts), gate: newTokenGate(cfg.Token, cfg.Log), probe: dataProbe{dir: cfg.DataDir}}
-	if host, _, err := net.SplitHostPort(cfg.Addr); err == nil && unspecified(host) && s.hosts.LoopbackOnly() {
+	hosts := guard.NewHosts(cfg.Addr, cfg.AllowedHosts)
+	if host, _, err := net.SplitHostPort(cfg.Addr); err == nil && guard.Unspecified(host) && hosts.LoopbackOnly() {
 		// Listening everywhere suggests the dashboard is meant to be
 		// reached by some other name, which would be refused; say how.
-		s.log.Info("the dashboard answers only to loopback names (localhost, 127.0.0.1, ::1); to open it by another name, list that name in -allowed-hosts (SAGABOARD_ALLOWED_HOSTS)", "addr", cfg.Addr)
+		cfg.Log.Info("the dashboard answers only to loopback names (localhost, 127.0.0.1, ::1); to open it by another name, list that name in -allowed-hosts (SAGABOARD_ALLOWED_HOSTS)", "addr", cfg.Addr)
 	}
-	s.live = newLive(s)
-	s.routes()
-	s.root = s.hosts.Guard(s.mux)
+	model := viewmodel.New(viewmodel.NewSources(viewmodel.Sources{
+		Booking: cfg.Booking, Payment: cfg.Payment, Notification: cfg.Notification, Observer: cfg.Observer,
+		Invariants: cfg.Invariants, Switches: cfg.Switches, PublishSwitches: cfg.PublishSwitches,
+	}))
+	src := model.Sources()
+	s := &Server{cfg: cfg, log: cfg.Log, mux: http.NewServeMux(), probe: dataProbe{dir: cfg.DataDir}}
+	s.load = load.New(src.Booking, model, cfg.Log)
+	var br ui.Broker
+	if cfg.Broker != nil {
+		br = cfg.Broker
+	}
+	s.live = ui.NewLive(ui.LiveConfig{Model: model, Broker: br, SharedIdentity: cfg.BrokerIdentity == BrokerShared,
+		WSPerClient: cfg.WSPerClient, Log: cfg.Log})
+	g := guard.New(cfg.Token, cfg.Log)
+	s.api = api.New(api.Config{Model: model, Broker: cfg.Broker, Load: s.load, Replayed: s.live.DeadLettersChanged,
+		Log: cfg.Log, WriteTimeout: writeTimeout})
+	s.pages = ui.New(ui.Config{Model: model, Live: s.live, Guard: g, Load: s.load, Log: cfg.Log})
+	s.routes(g)
+	s.root = hosts.Guard(s.mux)
 	return s
 }
 
 // Live returns the hub feed: participants call it when something changed.
-func (s *Server) Live() *Live { return s.live }
+func (s *Server) Live() *ui.Live { return s.live }
 
 // BookingCommitted is called after a booking's state was committed: it wakes
 // requests waiting on the booking and updates the dashboard. It never blocks.
 func (s *Server) BookingCommitted(id string) {
-	s.wait.wake(id)
+	s.api.BookingCommitted(id)
 	s.live.BookingChanged(id)
 }
 
 // Close stops a running load and disconnects every dashboard client.
-func (s *Server) Close() { s.load.stop(); s.live.close() }
+func (s *Server) Close() { s.load.Stop(); s.live.Close() }
 
-func (s *Server) routes() {
-	m := s.mux
-	m.HandleFunc("POST /api/bookings", s.guard(s.createBooking))
-	m.HandleFunc("GET /api/bookings", s.listBookings)
-	m.HandleFunc("GET /api/bookings/{id}", s.getBooking)
-	m.HandleFunc("GET /api/seats", s.listSeats)
-	m.HandleFunc("GET /api/payments", s.listPayments)
-	m.HandleFunc("GET /api/stats", s.stats)
-	m.HandleFunc("GET /api/notifications", s.listNotifications)
-	m.HandleFunc("GET /api/failures", s.getFailures)
-	m.HandleFunc("PUT /api/failures", s.guard(s.putFailures))
-	m.HandleFunc("GET /api/dead-letters", s.listDeadLetters)
-	m.HandleFunc("POST /api/dead-letters/{id}/replay", s.guard(s.replayDeadLetter))
-	m.HandleFunc("GET /api/queues", s.queues)
-	m.HandleFunc("GET /api/invariants", s.invariants)
-	m.HandleFunc("GET /healthz", s.healthz)
-	m.HandleFunc("GET /metrics", s.metrics)
-	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
-	})
-	s.pageRoutes(m)
+// routes registers every route: the API's, the pages', and the two that
+// belong to the whole server.
+func (s *Server) routes(g *guard.Guard) {
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.api.Routes(s.mux, g.Protect)
+	s.pages.Routes(s.mux, g.Protect)
 }
 
 // ServeHTTP serves every route, with the headers every answer carries.
@@ -189,76 +204,36 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.root.ServeHTTP(w, r)
 }
 
-// guard protects a state-changing route: against cross-site requests always,
-// and with the token when one is configured.
-func (s *Server) guard(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		// net/http's own check: Sec-Fetch-Site, else Origin against Host.
-		// Requests with neither come from scripts such as curl, which no
-		// browser page can forge.
-		if err := s.csrf.Check(r); err != nil {
-			writeError(w, http.StatusForbidden, "cross-site request refused: the Origin does not match this server")
-			return
-		}
-		switch v, retry := s.gate.check(r); v {
-		case tokenLimited:
-			refuseLimited(w, retry)
-			return
-		case tokenMissing, tokenWrong:
-			writeError(w, http.StatusUnauthorized, "this server needs its token: send Authorization: Bearer <token>")
-			return
-		}
-		next(w, r)
-	}
-}
-
 // IsLoopback reports whether a listen address only accepts local clients.
-func IsLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+func IsLoopback(addr string) bool { return guard.IsLoopback(addr) }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	_ = enc.Encode(v)
-}
+// MinTokenLength is the shortest token the server takes; see guard.
+const MinTokenLength = guard.MinTokenLength
 
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
-}
+// TokenCookie is the cookie the page keeps the token in after asking once.
+const TokenCookie = guard.TokenCookie
 
-// fail maps an error to a status: the domain's sentinel errors to 4xx,
-// everything else to a 500 with a sentence, logged with its detail.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, saga.ErrInvalid):
-		writeError(w, http.StatusBadRequest, userMessage(err, saga.ErrInvalid))
-	case errors.Is(err, saga.ErrConflict):
-		writeError(w, http.StatusConflict, userMessage(err, saga.ErrConflict))
-	case errors.Is(err, saga.ErrNotFound):
-		writeError(w, http.StatusNotFound, userMessage(err, saga.ErrNotFound))
-	case errors.Is(err, context.Canceled):
-		// the client went away; nobody is left to answer
-	default:
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		writeError(w, http.StatusInternalServerError, "the server could not do that just now; see its log")
-	}
-}
+// Hosts is the set of Host names a server answers to; see guard.Hosts.
+type Hosts = guard.Hosts
 
-// userMessage strips the sentinel's own words ("invalid input: ") from err.
-func userMessage(err, sentinel error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, sentinel.Error()+": "); i >= 0 {
-		msg = msg[i+len(sentinel.Error())+2:]
-	}
-	return msg
-}
+// NewHosts returns the Host names a server at addr answers to; see
+// guard.NewHosts.
+func NewHosts(addr string, extra []string) Hosts { return guard.NewHosts(addr, extra) }
+
+// Live feeds the dashboards; see ui.Live.
+type Live = ui.Live
+
+// BookingView is a booking as GET /api/bookings/{id} shows it.
+type BookingView = viewmodel.BookingView
+
+// QueueView is one queue as GET /api/queues shows it.
+type QueueView = viewmodel.QueueView
+
+// BookingExport is GET /bookings/{id}.json.
+type BookingExport = ui.BookingExport
+
+// LoadStarted is the answer to POST /api/load.
+type LoadStarted = load.Started
+
+// ParseBookingRequest decodes a POST /api/bookings body.
+func ParseBookingRequest(b []byte) (api.BookingRequest, error) { return api.ParseBookingRequest(b) }

@@ -210,6 +210,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	var runners []func(context.Context) error
 	var seatsSvc *seats.Service // for the invariant checker, when it runs here
+	// The services as they are, for wiring; web takes them through its
+	// narrow interfaces, and only those that run here (no typed nils).
+	var (
+		bookingSvc      *booking.Service
+		paymentSvc      *payment.Service
+		notificationSvc *notification.Service
+		observerSvc     *observer.Service
+	)
 	cfg := web.Config{Switches: switches, Broker: brokerSet(m.brokers, m.control), Token: c.Token, Log: m.Log,
 		Addr: c.Addr, AllowedHosts: c.AllowedHosts, WSPerClient: c.WSPerClient, DataDir: c.Data, BrokerIdentity: m.identity(),
 		PublishSwitches: func(ctx context.Context, all map[string]saga.Switch) error {
@@ -240,13 +248,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			if err != nil {
 				return err
 			}
-			cfg.Booking, runners = svc, append(runners, svc.Run)
+			bookingSvc, cfg.Booking, runners = svc, svc, append(runners, svc.Run)
 		case saga.PartPayment:
 			svc, err := payment.New(ctx, db, bus, switches, m.Log)
 			if err != nil {
 				return err
 			}
-			cfg.Payment, runners = svc, append(runners, svc.Run)
+			paymentSvc, cfg.Payment, runners = svc, svc, append(runners, svc.Run)
 		case saga.PartSeats:
 			svc, err := seats.New(ctx, db, bus, switches, m.Log)
 			if err != nil {
@@ -264,37 +272,38 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			if err != nil {
 				return err
 			}
-			cfg.Notification, runners = svc, append(runners, svc.Run)
+			notificationSvc, cfg.Notification, runners = svc, svc, append(runners, svc.Run)
 		case saga.PartObserver:
 			svc, err := observer.New(ctx, db, bus, m.Log)
 			if err != nil {
 				return err
 			}
-			cfg.Observer, runners = svc, append(runners, svc.Run)
+			observerSvc, cfg.Observer, runners = svc, svc, append(runners, svc.Run)
 		}
 	}
 
 	// The invariant checker runs wherever Booking does, over the stores
 	// this process holds; it says which rules it cannot check here.
-	if cfg.Booking != nil {
-		chk, err := newChecker(ctx, cfg.Booking, cfg.Payment, seatsSvc, cfg.Observer, cfg.Notification, m.Log)
+	var checker *invariants.Checker
+	if bookingSvc != nil {
+		chk, err := newChecker(ctx, bookingSvc, paymentSvc, seatsSvc, observerSvc, notificationSvc, m.Log)
 		if err != nil {
 			return err
 		}
-		cfg.Invariants, runners = chk, append(runners, func(ctx context.Context) error { chk.Run(ctx); return nil })
+		checker, cfg.Invariants, runners = chk, chk, append(runners, func(ctx context.Context) error { chk.Run(ctx); return nil })
 	}
 
 	m.server = web.New(cfg)
 	live := m.server.Live()
-	if cfg.Booking != nil {
-		cfg.Booking.OnChange(m.server.BookingCommitted)
+	if bookingSvc != nil {
+		bookingSvc.OnChange(m.server.BookingCommitted)
 	}
-	if cfg.Invariants != nil {
-		cfg.Invariants.OnChange(live.InvariantsChanged)
+	if checker != nil {
+		checker.OnChange(live.InvariantsChanged)
 	}
-	if cfg.Observer != nil {
-		cfg.Observer.OnEvents(live.EventsObserved)
-		cfg.Observer.OnDeadLetter(func(observer.DeadLetter) { live.DeadLettersChanged() })
+	if observerSvc != nil {
+		observerSvc.OnEvents(live.EventsObserved)
+		observerSvc.OnDeadLetter(func(observer.DeadLetter) { live.DeadLettersChanged() })
 	}
 
 	partsCtx, stop := context.WithCancel(context.WithoutCancel(ctx))

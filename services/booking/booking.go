@@ -20,15 +20,16 @@ import (
 	"github.com/sagaboard/sagaboard/services/sqlite"
 )
 
-// Statuses of a booking and of a seat.
+// Statuses of a booking and of a seat. The words live in services/saga;
+// these names stay so callers of this package need not change.
 const (
-	StatusPending     = "pending"
-	StatusConfirmed   = "confirmed"
-	StatusCompensated = "compensated"
+	StatusPending     = saga.StatusPending
+	StatusConfirmed   = saga.StatusConfirmed
+	StatusCompensated = saga.StatusCompensated
 
-	SeatFree = "free"
-	SeatHeld = "held"
-	SeatSold = "sold"
+	SeatFree = saga.SeatFree
+	SeatHeld = saga.SeatHeld
+	SeatSold = saga.SeatSold
 )
 
 // Booking is a booking as the API shows it.

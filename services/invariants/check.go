@@ -155,9 +155,9 @@ func (c *Checker) check(ctx context.Context) (int, int, error) {
 		}
 		found = append(found, id)
 		switch s.Status {
-		case statusConfirmed:
+		case saga.StatusConfirmed:
 			settled = append(settled, id)
-		case statusCompensated:
+		case saga.StatusCompensated:
 			settled = append(settled, id)
 			compensated = append(compensated, id)
 		}
@@ -177,10 +177,10 @@ func (c *Checker) check(ctx context.Context) (int, int, error) {
 				s, n := states[id], nets[id]
 				net := n.ChargedCents - n.RefundedCents
 				money := fmt.Sprintf("the ledger nets %s (charged %s, refunded %s)", saga.Money(net), saga.Money(n.ChargedCents), saga.Money(n.RefundedCents))
-				if s.Status == statusConfirmed && net != s.AmountCents {
+				if s.Status == saga.StatusConfirmed && net != s.AmountCents {
 					add(RuleConfirmedNets, id, fmt.Sprintf("confirmed for %s, but %s", saga.Money(s.AmountCents), money))
 				}
-				if s.Status == statusCompensated && net != 0 {
+				if s.Status == saga.StatusCompensated && net != 0 {
 					add(RuleCompensatedNets, id, "compensated, but "+money)
 				}
 			}
@@ -242,8 +242,8 @@ func (c *Checker) check(ctx context.Context) (int, int, error) {
 
 // mismatch reports whether a seat breaks a seat rule.
 func mismatch(s SeatClaim) bool {
-	return (s.SeatStatus == seatSold && s.BookingStatus != statusConfirmed) ||
-		(s.SeatStatus == seatHeld && s.BookingStatus != statusPending)
+	return (s.SeatStatus == saga.SeatSold && s.BookingStatus != saga.StatusConfirmed) ||
+		(s.SeatStatus == saga.SeatHeld && s.BookingStatus != saga.StatusPending)
 }
 
 // setSeat records a seat as read: kept when it breaks a rule, dropped when
@@ -266,9 +266,9 @@ func seatViolations(bySeat map[string]SeatClaim) []Violation {
 		s := bySeat[id]
 		var k key
 		switch {
-		case s.SeatStatus == seatSold && s.BookingStatus != statusConfirmed:
+		case s.SeatStatus == saga.SeatSold && s.BookingStatus != saga.StatusConfirmed:
 			k = key{RuleSeatSold, s.BookingID, s.BookingStatus}
-		case s.SeatStatus == seatHeld && s.BookingStatus != statusPending:
+		case s.SeatStatus == saga.SeatHeld && s.BookingStatus != saga.StatusPending:
 			k = key{RuleSeatHeld, s.BookingID, s.BookingStatus}
 		default:
 			continue
@@ -280,9 +280,9 @@ func seatViolations(bySeat map[string]SeatClaim) []Violation {
 	}
 	out := make([]Violation, 0, len(keys))
 	for _, k := range keys {
-		state := seatSold
+		state := saga.SeatSold
 		if k.rule == RuleSeatHeld {
-			state = seatHeld
+			state = saga.SeatHeld
 		}
 		what := seatList(seats[k]) + " is "
 		if len(seats[k]) > 1 {

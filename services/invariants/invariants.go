@@ -70,15 +70,6 @@ const (
 	StateStarting = "starting"
 )
 
-// The statuses Booking's store uses; this package imports no participant.
-const (
-	statusPending     = "pending"
-	statusConfirmed   = "confirmed"
-	statusCompensated = "compensated"
-	seatSold          = "sold"
-	seatHeld          = "held"
-)
-
 const (
 	defaultEvery     = time.Second
 	defaultOverlap   = 2 * time.Second

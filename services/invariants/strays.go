@@ -29,7 +29,7 @@ type record func(rule, bookingID, detail string)
 func unticketedSales(claims []SeatClaim, tickets map[string][]string, add record) {
 	bare := map[string][]string{}
 	for _, s := range claims {
-		if s.SeatStatus != seatSold || s.BookingStatus != statusConfirmed {
+		if s.SeatStatus != saga.SeatSold || s.BookingStatus != saga.StatusConfirmed {
 			continue
 		}
 		if !slices.Contains(tickets[s.BookingID], s.SeatID) {
@@ -66,7 +66,7 @@ func (c *Checker) strayTickets(ctx context.Context, tickets map[string][]string,
 	suspect := map[string][]string{} // booking → seats
 	var lookup []string
 	for id, seats := range tickets {
-		if s, ok := states[id]; ok && s.Status == statusCompensated {
+		if s, ok := states[id]; ok && s.Status == saga.StatusCompensated {
 			continue
 		}
 		for _, seat := range seats {
@@ -100,12 +100,12 @@ func (c *Checker) strayTickets(ctx context.Context, tickets map[string][]string,
 			switch {
 			case !ok:
 				why = append(why, "seat "+seat+", which is not a seat of the venue")
-			case s.BookingID == id && (s.SeatStatus == seatHeld || s.SeatStatus == seatSold):
+			case s.BookingID == id && (s.SeatStatus == saga.SeatHeld || s.SeatStatus == saga.SeatSold):
 				// Held or sold to it after all: claims were read before
 				// the booking's hold was seen.
-			case s.SeatStatus == seatHeld:
+			case s.SeatStatus == saga.SeatHeld:
 				why = append(why, "seat "+seat+", which Booking's seat map holds for booking "+s.BookingID)
-			case s.SeatStatus == seatSold:
+			case s.SeatStatus == saga.SeatSold:
 				why = append(why, "seat "+seat+", which Booking's seat map sells to booking "+s.BookingID)
 			default:
 				why = append(why, "seat "+seat+", which Booking's seat map shows "+s.SeatStatus)
@@ -151,7 +151,7 @@ func (c *Checker) ticketWindow(ctx context.Context, after, last string) ([]strin
 	var suspects []string
 	for _, t := range tickets {
 		s, ok := now[t.SeatID]
-		if !ok || s.BookingID != t.BookingID || (s.SeatStatus != seatHeld && s.SeatStatus != seatSold) {
+		if !ok || s.BookingID != t.BookingID || (s.SeatStatus != saga.SeatHeld && s.SeatStatus != saga.SeatSold) {
 			suspects = append(suspects, t.BookingID)
 		}
 	}

@@ -257,10 +257,6 @@ func (e Envelope) Encode() []byte {
 	return b
 }
 
-// IDs makes unique ids. The adapters pass one in so tests can make ids they
-// can predict; NewID is the default.
-type IDs func() string
-
 // Publisher publishes messages durably: it returns only once the broker has
 // confirmed every one of them.
 type Publisher interface {

@@ -1,10 +1,12 @@
-package web
+package guard
 
 import (
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/sagaboard/sagaboard/web/httperr"
 )
 
 // Hosts is the set of Host names a server answers to. A browser sends, as
@@ -83,7 +85,7 @@ func (h Hosts) Guard(next http.Handler) http.Handler {
 		msg := fmt.Sprintf("this server does not answer to the host name %q; open it as localhost or 127.0.0.1, "+
 			"or start it with -allowed-hosts naming that host", clip(hostName(r.Host), 64))
 		if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/healthz" {
-			writeError(w, http.StatusMisdirectedRequest, msg)
+			httperr.WriteJSON(w, http.StatusMisdirectedRequest, map[string]string{"error": msg})
 			return
 		}
 		http.Error(w, msg, http.StatusMisdirectedRequest)

@@ -1,8 +1,7 @@
-package web
+package viewmodel
 
 import (
 	"context"
-	"net/http"
 	"sort"
 	"time"
 
@@ -40,58 +39,33 @@ type WaitingBooking struct {
 	Note   string    `json:"note,omitempty"`
 }
 
-func (s *Server) queues(w http.ResponseWriter, r *http.Request) {
-	stats, err := s.cfg.Broker.Inspect(r.Context(), saga.WorkQueues())
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "cannot read queue depths: "+err.Error())
-		return
-	}
-	// The depths are the answer; who waits is a bonus that must not cost
-	// it, so a store that cannot be read leaves the lists empty.
-	waiting, err := s.waitingByQueue(r.Context())
-	if err != nil {
-		s.log.Warn("queues: could not find the waiting bookings", "err", err)
-	}
-	out := make([]QueueView, len(stats))
-	for i, q := range stats {
-		list := waiting[q.Name]
-		out[i] = QueueView{QueueStat: q, Waiting: []WaitingBooking{}}
-		if len(list) > waitingPerQueue {
-			out[i].WaitingMore = len(list) - waitingPerQueue
-			list = list[:waitingPerQueue]
-		}
-		out[i].Waiting = append(out[i].Waiting, list...)
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-// waitingByQueue groups the unfinished bookings by the queue their next
+// WaitingByQueue groups the unfinished bookings by the queue their next
 // step waits in, oldest first. It reads at most 2×inFlightLimit bookings
 // and their events, in three queries; it is empty unless both Booking and
 // the observer run here.
-func (s *Server) waitingByQueue(ctx context.Context) (map[string][]WaitingBooking, error) {
+func (b *Builder) WaitingByQueue(ctx context.Context) (map[string][]WaitingBooking, error) {
 	out := map[string][]WaitingBooking{}
-	if s.cfg.Booking == nil || s.cfg.Observer == nil {
+	if !b.src.Has(saga.PartBooking) || !b.src.Has(saga.PartObserver) {
 		// Where a booking waits is read from the messages the observer
 		// saw; without them any answer would be a guess.
 		return out, nil
 	}
-	list, err := s.cfg.Booking.InFlight(ctx, inFlightLimit)
+	list, err := b.src.Booking.InFlight(ctx, inFlightLimit)
 	if err != nil || len(list) == 0 {
 		return out, err
 	}
 	ids := make([]string, len(list))
-	for i, b := range list {
-		ids[i] = b.ID
+	for i, bk := range list {
+		ids[i] = bk.ID
 	}
-	events, err := s.cfg.Observer.EventsOf(ctx, ids)
+	events, err := b.src.Observer.EventsOf(ctx, ids)
 	if err != nil {
 		return out, err
 	}
-	switches := s.cfg.Switches.All()
-	for _, b := range list {
-		if w := waitingOf(b, events[b.ID], switches); w != nil {
-			out[w.Queue] = append(out[w.Queue], WaitingBooking{ID: b.ID, UserID: b.UserID, Since: w.Since, Note: w.Note})
+	switches := b.src.Switches.All()
+	for _, bk := range list {
+		if w := WaitingOf(bk, events[bk.ID], switches); w != nil {
+			out[w.Queue] = append(out[w.Queue], WaitingBooking{ID: bk.ID, UserID: bk.UserID, Since: w.Since, Note: w.Note})
 		}
 	}
 	for _, l := range out {
@@ -100,10 +74,10 @@ func (s *Server) waitingByQueue(ctx context.Context) (map[string][]WaitingBookin
 	return out, nil
 }
 
-// queueViews turns queue depths and the waiting bookings into the panel's
+// QueueViews turns queue depths and the waiting bookings into the panel's
 // rows. The retry queues are one row: they hold messages for a while by
 // design and have no consumer, so apart they would only look broken.
-func queueViews(stats []saga.QueueStat, waiting map[string][]WaitingBooking, now time.Time) []views.Queue {
+func QueueViews(stats []saga.QueueStat, waiting map[string][]WaitingBooking, now time.Time) []views.Queue {
 	retry := map[string]bool{}
 	for _, r := range saga.NotificationRetryQueues {
 		retry[r.Name] = true
@@ -131,4 +105,20 @@ func queueViews(stats []saga.QueueStat, waiting map[string][]WaitingBooking, now
 		out = append(out, v)
 	}
 	return append(out, held)
+}
+
+// QueueList is GET /api/queues' answer: each queue's counts with the
+// bookings waiting in it, at most waitingPerQueue of them.
+func QueueList(stats []saga.QueueStat, waiting map[string][]WaitingBooking) []QueueView {
+	out := make([]QueueView, len(stats))
+	for i, q := range stats {
+		list := waiting[q.Name]
+		out[i] = QueueView{QueueStat: q, Waiting: []WaitingBooking{}}
+		if len(list) > waitingPerQueue {
+			out[i].WaitingMore = len(list) - waitingPerQueue
+			list = list[:waitingPerQueue]
+		}
+		out[i].Waiting = append(out[i].Waiting, list...)
+	}
+	return out
 }

@@ -1,4 +1,4 @@
-package web
+package ui
 
 import (
 	"encoding/json"
@@ -13,6 +13,8 @@ import (
 	"github.com/sagaboard/sagaboard/services/payment"
 	"github.com/sagaboard/sagaboard/services/saga"
 	"github.com/sagaboard/sagaboard/views"
+	"github.com/sagaboard/sagaboard/web/httperr"
+	"github.com/sagaboard/sagaboard/web/viewmodel"
 )
 
 // BookingExport is GET /bookings/{id}.json: everything this process holds
@@ -21,7 +23,7 @@ type BookingExport struct {
 	ExportedAt time.Time `json:"exported_at"`
 	// Booking is the booking as GET /api/bookings/{id} shows it, with every
 	// event the observer saw, in order, payloads included.
-	Booking BookingView `json:"booking"`
+	Booking viewmodel.BookingView `json:"booking"`
 	// Ledger is the booking's charge and refund, oldest first; null when
 	// Payment does not run in this process.
 	Ledger []payment.Entry `json:"ledger"`
@@ -59,29 +61,31 @@ func plainID(id string) bool {
 }
 
 // exportBooking answers GET /bookings/{id}.json with a download.
-func (s *Server) exportBooking(w http.ResponseWriter, r *http.Request, id string) {
-	if !s.need(w, s.cfg.Booking != nil, saga.PartBooking) {
+func (h *Handler) exportBooking(w http.ResponseWriter, r *http.Request, id string) {
+	fail := func(err error) { httperr.Write(w, r, h.log, err) }
+	if err := h.src.Need(saga.PartBooking); err != nil {
+		fail(err)
 		return
 	}
 	if !plainID(id) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("there is no booking %q here", views.Clip(id, 64)))
+		fail(httperr.Errorf(httperr.NotFound, "there is no booking %q here", views.Clip(id, 64)))
 		return
 	}
 	ctx := r.Context()
-	v, err := s.bookingView(ctx, id)
+	v, err := h.model.BookingView(ctx, id)
 	if err != nil {
-		s.fail(w, r, err)
+		fail(err)
 		return
 	}
 	x := BookingExport{ExportedAt: time.Now().UTC(), Booking: v}
-	if s.cfg.Observer == nil {
+	if !h.src.Has(saga.PartObserver) {
 		x.Missing = append(x.Missing, "events: the observer does not run in this process")
 	}
-	if s.cfg.Payment == nil {
+	if !h.src.Has(saga.PartPayment) {
 		x.Missing = append(x.Missing, "ledger: payment does not run in this process")
 	} else {
-		if x.Ledger, err = s.cfg.Payment.Ledger(ctx, id, exportLedgerLimit); err != nil {
-			s.fail(w, r, err)
+		if x.Ledger, err = h.src.Payment.Ledger(ctx, id, exportLedgerLimit); err != nil {
+			fail(err)
 			return
 		}
 		// The ledger reads newest first; a history reads oldest first. A
@@ -94,27 +98,27 @@ func (s *Server) exportBooking(w http.ResponseWriter, r *http.Request, id string
 			return a.Kind == "charge" && b.Kind != "charge"
 		})
 	}
-	if s.cfg.Notification == nil {
+	if !h.src.Has(saga.PartNotification) {
 		x.Missing = append(x.Missing, "notification: notification does not run in this process")
 	} else {
-		n, err := s.cfg.Notification.Get(ctx, id)
+		n, err := h.src.Notification.Get(ctx, id)
 		switch {
 		case err == nil:
 			x.Notification = &n
 		case !errors.Is(err, saga.ErrNotFound):
-			s.fail(w, r, err)
+			fail(err)
 			return
 		}
 	}
 	body, err := json.MarshalIndent(x, "", "  ")
 	if err != nil {
-		s.fail(w, r, fmt.Errorf("web: encode export of %s: %w", id, err))
+		fail(fmt.Errorf("ui: encode export of %s: %w", id, err))
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Disposition", `attachment; filename="booking-`+id+`.json"`)
-	h.Set("Cache-Control", "no-store")
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json; charset=utf-8")
+	hd.Set("Content-Disposition", `attachment; filename="booking-`+id+`.json"`)
+	hd.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(append(body, '\n'))
 }

@@ -1,7 +1,6 @@
-package web
+package ui
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"github.com/a-h/templ"
 	"github.com/sagaboard/sagaboard/services/saga"
 	"github.com/sagaboard/sagaboard/views"
+	"github.com/sagaboard/sagaboard/web/guard"
+	"github.com/sagaboard/sagaboard/web/httperr"
 )
 
 // The dashboard's forms post form-encoded bodies and get HTML back: a
@@ -26,21 +27,24 @@ import (
 // isHTMX reports whether htmx made the request, so a fragment is wanted.
 func isHTMX(r *http.Request) bool { return r.Header.Get("HX-Request") == "true" }
 
-// readForm parses a form body of at most MaxBodyBytes.
+// maxFormBytes bounds a form's body, as the contract bounds the API's.
+const maxFormBytes = 64 << 10
+
+// readForm parses a form body of at most maxFormBytes.
 func readForm(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return errBody{http.StatusRequestEntityTooLarge, fmt.Sprintf("the form is larger than %d bytes", MaxBodyBytes)}
+			return httperr.Errorf(httperr.TooLarge, "the form is larger than %d bytes", maxFormBytes)
 		}
-		return errBody{http.StatusBadRequest, "the form could not be read"}
+		return httperr.Errorf(httperr.Invalid, "the form could not be read")
 	}
 	// Percent-escapes can spell any bytes; a name that is not UTF-8 would
 	// be stored mangled, so it is refused whole.
 	for k, vs := range r.PostForm {
 		if !utf8.ValidString(k) || slices.ContainsFunc(vs, func(v string) bool { return !utf8.ValidString(v) }) {
-			return errBody{http.StatusBadRequest, "the form is not valid UTF-8 text; type the name again"}
+			return httperr.Errorf(httperr.Invalid, "the form is not valid UTF-8 text; type the name again")
 		}
 	}
 	return nil
@@ -48,7 +52,7 @@ func readForm(w http.ResponseWriter, r *http.Request) error {
 
 // answer sends a form's result: a fragment for htmx, a page otherwise.
 // extra fragments (out-of-band swaps) ride along with the fragment.
-func (s *Server) answer(w http.ResponseWriter, r *http.Request, status int, res views.FormResult, extra ...templ.Component) {
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, status int, res views.FormResult, extra ...templ.Component) {
 	if !isHTMX(r) {
 		if res.OK {
 			to := "/"
@@ -58,89 +62,89 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, status int, res 
 			http.Redirect(w, r, to, http.StatusSeeOther)
 			return
 		}
-		s.render(w, r, status, views.MessagePage(s.page(r, "sagaboard", ""), "That did not work", res.Message, false))
+		h.render(w, r, status, views.MessagePage(h.page(r, "sagaboard", ""), "That did not work", res.Message, false))
 		return
 	}
 	parts := append([]templ.Component{views.FormMessage(res)}, extra...)
-	s.render(w, r, status, templ.Join(parts...))
+	h.render(w, r, status, templ.Join(parts...))
 }
 
-// formFail answers an error the way fail does for the API, in a sentence.
-func (s *Server) formFail(w http.ResponseWriter, r *http.Request, err error, extra ...templ.Component) {
-	var eb errBody
-	switch {
-	case errors.As(err, &eb):
-		s.answer(w, r, eb.status, views.FormResult{Message: eb.msg}, extra...)
-	case errors.Is(err, saga.ErrInvalid):
-		s.answer(w, r, http.StatusBadRequest, views.FormResult{Message: userMessage(err, saga.ErrInvalid)}, extra...)
-	case errors.Is(err, saga.ErrConflict):
-		s.answer(w, r, http.StatusConflict, views.FormResult{Message: userMessage(err, saga.ErrConflict) + " — pick another seat"}, extra...)
-	case errors.Is(err, saga.ErrNotFound):
-		s.answer(w, r, http.StatusNotFound, views.FormResult{Message: userMessage(err, saga.ErrNotFound)}, extra...)
-	case errors.Is(err, context.Canceled):
-	default:
-		s.log.Error("form failed", "path", r.URL.Path, "err", err)
-		s.answer(w, r, http.StatusInternalServerError, views.FormResult{Message: "the server could not do that just now; see its log"}, extra...)
+// formFail answers an error in a sentence, with the status the API would
+// give: httperr decides both. A seat just taken gets a hint on the page.
+func (h *Handler) formFail(w http.ResponseWriter, r *http.Request, err error, extra ...templ.Component) {
+	if httperr.Gone(err) {
+		return
 	}
+	e := httperr.From(err)
+	msg := e.Message
+	switch e.Code {
+	case httperr.Internal:
+		h.log.Error("form failed", "path", r.URL.Path, "err", err)
+	case httperr.Conflict:
+		if errors.Is(err, saga.ErrConflict) {
+			msg += " — pick another seat"
+		}
+	}
+	h.answer(w, r, httperr.Status(e.Code), views.FormResult{Message: msg}, extra...)
 }
 
 // bookFromForm starts a booking from the seat map.
-func (s *Server) bookFromForm(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Booking == nil {
-		s.answer(w, r, http.StatusServiceUnavailable, views.FormResult{Message: "Booking does not run in this process; start it here with -only including booking"})
+func (h *Handler) bookFromForm(w http.ResponseWriter, r *http.Request) {
+	if err := h.src.Need(saga.PartBooking); err != nil {
+		h.formFail(w, r, err)
 		return
 	}
 	if err := readForm(w, r); err != nil {
-		s.formFail(w, r, err)
+		h.formFail(w, r, err)
 		return
 	}
 	user := strings.TrimSpace(r.PostForm.Get("user_id"))
 	seats := r.PostForm["seats"]
 	if user == "" {
-		s.answer(w, r, http.StatusBadRequest, views.FormResult{Message: "enter your name first"})
+		h.answer(w, r, http.StatusBadRequest, views.FormResult{Message: "enter your name first"})
 		return
 	}
 	if len(seats) == 0 {
-		s.answer(w, r, http.StatusBadRequest, views.FormResult{Message: "pick at least one free seat"})
+		h.answer(w, r, http.StatusBadRequest, views.FormResult{Message: "pick at least one free seat"})
 		return
 	}
-	b, err := s.cfg.Booking.Create(r.Context(), user, seats)
+	b, err := h.src.Booking.Create(r.Context(), user, seats)
 	if err != nil {
-		s.formFail(w, r, err)
+		h.formFail(w, r, err)
 		return
 	}
 	msg := fmt.Sprintf("Booked %s for %s (%s). It is on its way through the saga.", strings.Join(b.Seats, " "), b.UserID, views.Money(b.AmountCents))
-	s.answer(w, r, http.StatusAccepted, views.FormResult{OK: true, Message: msg, BookingID: b.ID})
+	h.answer(w, r, http.StatusAccepted, views.FormResult{OK: true, Message: msg, BookingID: b.ID})
 }
 
 // switchesFromForm changes the failure switches from their forms. The
 // values are checked by saga.ParsePatch, the same check PUT /api/failures
 // makes, so the page can set nothing the API would refuse.
-func (s *Server) switchesFromForm(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) switchesFromForm(w http.ResponseWriter, r *http.Request) {
 	if err := readForm(w, r); err != nil {
-		s.formFail(w, r, err)
+		h.formFail(w, r, err)
 		return
 	}
 	patch, err := patchFromForm(r.PostForm)
 	if err != nil {
 		// Put the switches back as they are, over what was typed.
-		s.formFail(w, r, err, s.switchRows()...)
+		h.formFail(w, r, err, h.switchRows()...)
 		return
 	}
-	s.applySwitches(r, patch)
-	all := s.cfg.Switches.All()
+	h.src.ApplySwitches(r.Context(), h.log, patch)
+	all := h.src.Switches.All()
 	var said []string
 	for _, p := range saga.SwitchParts {
 		if _, ok := patch[p]; ok {
 			said = append(said, describeSwitch(p, all[p]))
 		}
 	}
-	s.answer(w, r, http.StatusOK, views.FormResult{OK: true, Message: strings.Join(said, "; ")})
+	h.answer(w, r, http.StatusOK, views.FormResult{OK: true, Message: strings.Join(said, "; ")})
 }
 
-func (s *Server) switchRows() []templ.Component {
+func (h *Handler) switchRows() []templ.Component {
 	var out []templ.Component
-	for _, sw := range s.switchViews() {
+	for _, sw := range h.model.Switches() {
 		out = append(out, views.SwitchRow(sw, true))
 	}
 	return out
@@ -259,50 +263,46 @@ func patchFromForm(form url.Values) (map[string]saga.SwitchPatch, error) {
 
 // replayFromPage is the dead-letter panel's twin of
 // POST /api/dead-letters/{id}/replay.
-func (s *Server) replayFromPage(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Observer == nil {
-		s.answer(w, r, http.StatusServiceUnavailable, views.FormResult{Message: "the observer does not run in this process"})
+func (h *Handler) replayFromPage(w http.ResponseWriter, r *http.Request) {
+	if err := h.src.Observer.Replay(r.Context(), r.PathValue("id")); err != nil {
+		h.formFail(w, r, err)
 		return
 	}
-	if err := s.cfg.Observer.Replay(r.Context(), r.PathValue("id")); err != nil {
-		s.formFail(w, r, err)
-		return
-	}
-	s.live.DeadLettersChanged()
-	s.answer(w, r, http.StatusAccepted, views.FormResult{OK: true, Message: "sent back to its queue"})
+	h.live.DeadLettersChanged()
+	h.answer(w, r, http.StatusAccepted, views.FormResult{OK: true, Message: "sent back to its queue"})
 }
 
 // rememberToken takes the token once from the page's small form and keeps
 // it in a cookie that scripts cannot read and other sites cannot send.
-func (s *Server) rememberToken(w http.ResponseWriter, r *http.Request) {
-	if err := s.csrf.Check(r); err != nil {
-		s.render(w, r, http.StatusForbidden, views.MessagePage(s.page(r, "sagaboard", ""), "Refused",
-			"cross-site request refused: the Origin does not match this server", false))
+func (h *Handler) rememberToken(w http.ResponseWriter, r *http.Request) {
+	if err := h.cfg.Guard.CrossSite(r); err != nil {
+		h.render(w, r, http.StatusForbidden, views.MessagePage(h.page(r, "sagaboard", ""), "Refused", err.Error(), false))
 		return
 	}
-	if !s.gate.required() {
+	gate := h.cfg.Guard.Gate()
+	if !gate.Required() {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
 	if err := readForm(w, r); err != nil {
-		s.formFail(w, r, err)
+		h.formFail(w, r, err)
 		return
 	}
 	token := r.PostForm.Get("token")
-	v, retry := s.gate.check(r, token)
-	if v == tokenLimited {
-		setRetryAfter(w, retry)
-		s.render(w, r, http.StatusTooManyRequests, views.MessagePage(s.page(r, "sagaboard", ""), "Too many wrong tokens",
+	v, retry := gate.Check(r, token)
+	if v == guard.TokenLimited {
+		guard.SetRetryAfter(w, retry)
+		h.render(w, r, http.StatusTooManyRequests, views.MessagePage(h.page(r, "sagaboard", ""), "Too many wrong tokens",
 			"Too many wrong tokens came from your address just now; wait a few seconds and try again.", false))
 		return
 	}
-	if v != tokenOK || !cookieSafe(token) {
+	if v != guard.TokenOK || !cookieSafe(token) {
 		// No pause here: it held a goroutine per guess and slowed nobody
 		// who guessed in parallel; the gate's limit per address does.
 		http.Redirect(w, r, "/?token=wrong", http.StatusSeeOther)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: token, Path: "/", MaxAge: 30 * 24 * 3600,
+	http.SetCookie(w, &http.Cookie{Name: guard.TokenCookie, Value: token, Path: "/", MaxAge: 30 * 24 * 3600,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sagaboard/sagaboard/services/saga"
+	"github.com/sagaboard/sagaboard/web/viewmodel"
 )
 
 // stepOutcomes maps a message type to the step and outcome it reports, for
@@ -25,10 +26,10 @@ var stepOutcomes = map[string][2]string{
 
 // metrics writes the Prometheus text format by hand: a few counters do not
 // justify a client library (STYLE: before adding a dependency, don't).
-func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) metrics(w http.ResponseWriter, r *http.Request) {
 	var b strings.Builder
-	if s.cfg.Observer != nil {
-		counts := s.cfg.Observer.Counts()
+	if h.src.Has(saga.PartObserver) {
+		counts := h.src.Observer.Counts()
 		b.WriteString("# HELP sagaboard_messages_total Messages the observer saw since this process started, by queue and type.\n")
 		b.WriteString("# TYPE sagaboard_messages_total counter\n")
 		steps := map[[2]string]int64{}
@@ -53,16 +54,16 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(&b, "sagaboard_step_total{step=%s,outcome=%s} %d\n", labelValue(k[0]), labelValue(k[1]), steps[k])
 		}
 	}
-	if s.cfg.Booking != nil {
-		if st, err := s.cfg.Booking.Stats(r.Context()); err == nil {
+	if h.src.Has(saga.PartBooking) {
+		if st, err := h.src.Booking.Stats(r.Context()); err == nil {
 			b.WriteString("# HELP sagaboard_bookings Bookings by status.\n# TYPE sagaboard_bookings gauge\n")
-			fmt.Fprintf(&b, "sagaboard_bookings{status=\"pending\"} %d\n", st.Pending)
-			fmt.Fprintf(&b, "sagaboard_bookings{status=\"confirmed\"} %d\n", st.Confirmed)
-			fmt.Fprintf(&b, "sagaboard_bookings{status=\"compensated\"} %d\n", st.Compensated)
+			fmt.Fprintf(&b, "sagaboard_bookings{status=%s} %d\n", labelValue(saga.StatusPending), st.Pending)
+			fmt.Fprintf(&b, "sagaboard_bookings{status=%s} %d\n", labelValue(saga.StatusConfirmed), st.Confirmed)
+			fmt.Fprintf(&b, "sagaboard_bookings{status=%s} %d\n", labelValue(saga.StatusCompensated), st.Compensated)
 		}
 	}
-	s.invariantMetrics(&b)
-	up, _, outages, _ := s.cfg.Broker.Status()
+	h.invariantMetrics(&b)
+	up, _, outages, _ := h.cfg.Broker.Status()
 	b.WriteString("# HELP sagaboard_broker_up Whether the broker connection is open.\n# TYPE sagaboard_broker_up gauge\n")
 	fmt.Fprintf(&b, "sagaboard_broker_up %d\n", map[bool]int{false: 0, true: 1}[up])
 	b.WriteString("# HELP sagaboard_broker_outages_total Broker connections lost since start.\n# TYPE sagaboard_broker_outages_total counter\n")
@@ -80,18 +81,16 @@ type labels struct {
 }
 
 // vocabulary is the saga's own words for queues and message types, from
-// services/saga, where they are said once. The queues are the ones the
-// parts consume plus the keys only the observer hears.
+// services/saga, where they are said once: the queues the parts consume,
+// the routing keys only the observer hears, and every type a part may send.
 func vocabulary() labels {
-	l := labels{queues: map[string]bool{saga.KeyBookingNotified: true, saga.KeyNotes: true}, types: map[string]bool{}}
+	l := labels{queues: map[string]bool{}, types: map[string]bool{}}
 	for _, q := range saga.WorkQueues() {
 		l.queues[q] = true
 	}
-	for _, t := range []string{saga.TypeBookingCreated, saga.TypePaymentCompleted, saga.TypePaymentServiceFailed,
-		saga.TypeSeatsSold, saga.TypeSeatUpdatingServiceFailed, saga.TypeRefundRequested, saga.TypePaymentRefunded,
-		saga.TypeSeatReleaseRequested, saga.TypeBookingCancelled, saga.TypeNotificationRetry, saga.TypeBookingNotified,
-		saga.TypeDeadlineExceeded, saga.TypeSeatsVoidRequested, saga.TypeVoidRefused, saga.TypeLateMessageNeutralised} {
-		l.types[t] = true
+	for _, r := range saga.Routes {
+		l.queues[r.Key] = true
+		l.types[r.Type] = true
 	}
 	return l
 }
@@ -141,4 +140,27 @@ func labelValue(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// invariantMetrics writes the checker's gauges in the Prometheus text
+// format, for /metrics: the violations by rule, and how long the last
+// check took. It writes nothing where no checker runs.
+func (h *Handler) invariantMetrics(b *strings.Builder) {
+	if !h.src.Has(viewmodel.PartInvariants) {
+		return
+	}
+	rep := h.src.Invariants.Report()
+	b.WriteString("# HELP sagaboard_invariant_violations Bookings breaking each invariant at the last check; absent for a rule not checked in this process.\n")
+	b.WriteString("# TYPE sagaboard_invariant_violations gauge\n")
+	for _, r := range rep.Rules {
+		if r.Checked || r.Violations > 0 {
+			fmt.Fprintf(b, "sagaboard_invariant_violations{rule=%s} %d\n", labelValue(r.Rule), r.Violations)
+		}
+	}
+	b.WriteString("# HELP sagaboard_invariant_check_seconds How long the last invariant check took.\n")
+	b.WriteString("# TYPE sagaboard_invariant_check_seconds gauge\n")
+	fmt.Fprintf(b, "sagaboard_invariant_check_seconds %g\n", rep.TookMS/1000)
+	b.WriteString("# HELP sagaboard_invariants_ok 1 when every invariant was checked and holds.\n")
+	b.WriteString("# TYPE sagaboard_invariants_ok gauge\n")
+	fmt.Fprintf(b, "sagaboard_invariants_ok %d\n", map[bool]int{false: 0, true: 1}[rep.OK])
 }

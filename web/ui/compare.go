@@ -1,13 +1,11 @@
-package web
+package ui
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 
-	"github.com/sagaboard/sagaboard/services/booking"
 	"github.com/sagaboard/sagaboard/services/saga"
 	"github.com/sagaboard/sagaboard/views"
 )
@@ -15,9 +13,9 @@ import (
 // comparePage is GET /compare?a={id}&b={id}: two bookings' timelines side
 // by side. A side that names no booking shows why in its column; the page
 // answers 404 when an id was given that is not here, 200 otherwise.
-func (s *Server) comparePage(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Booking == nil {
-		s.render(w, r, http.StatusServiceUnavailable, views.MessagePage(s.page(r, "Compare · sagaboard", ""), "Nothing to compare",
+func (h *Handler) comparePage(w http.ResponseWriter, r *http.Request) {
+	if !h.src.Has(saga.PartBooking) {
+		h.render(w, r, http.StatusServiceUnavailable, views.MessagePage(h.page(r, "Compare · sagaboard", ""), "Nothing to compare",
 			"Booking does not run in this process, so there are no bookings here to compare.", false))
 		return
 	}
@@ -35,9 +33,9 @@ func (s *Server) comparePage(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			continue
 		}
-		found, err := s.latest(ctx, status, *ids[1-i])
+		found, err := h.model.Latest(ctx, status, *ids[1-i])
 		if err != nil {
-			s.pageError(w, r, err)
+			h.pageError(w, r, err)
 			return
 		}
 		if found == "" {
@@ -68,14 +66,14 @@ func (s *Server) comparePage(w http.ResponseWriter, r *http.Request) {
 			side.Problem, side.Unknown = "That is the same booking as A; pick another one to compare with.", true
 			continue
 		}
-		v, err := s.bookingViewCtx(ctx, side.Input)
+		v, err := h.model.Booking(ctx, side.Input)
 		if errors.Is(err, saga.ErrNotFound) {
 			side.Problem, side.Unknown = "There is no booking “"+views.Clip(side.Input, 64)+"” here.", true
 			status = http.StatusNotFound
 			continue
 		}
 		if err != nil {
-			s.pageError(w, r, err)
+			h.pageError(w, r, err)
 			return
 		}
 		side.Booking = &v
@@ -94,8 +92,8 @@ func (s *Server) comparePage(w http.ResponseWriter, r *http.Request) {
 	if len(sockets) > 0 {
 		ws = sockets[0]
 	}
-	p.Page = s.page(r, title, ws)
-	s.render(w, r, status, views.ComparePageView(p))
+	p.Page = h.page(r, title, ws)
+	h.render(w, r, status, views.ComparePageView(p))
 }
 
 // cleanCompareID takes what a person typed or pasted: an id, or a booking
@@ -115,30 +113,15 @@ func cleanCompareID(raw string) string {
 func latestStatus(id string) (string, bool) {
 	switch id {
 	case views.LatestConfirmed:
-		return booking.StatusConfirmed, true
+		return saga.StatusConfirmed, true
 	case views.LatestCompensated:
-		return booking.StatusCompensated, true
+		return saga.StatusCompensated, true
 	}
 	return "", false
 }
 
-// latest returns the newest booking with status other than except, "" when
-// there is none. The (status, id) index makes it one short index read.
-func (s *Server) latest(ctx context.Context, status, except string) (string, error) {
-	list, err := s.cfg.Booking.List(ctx, booking.Filter{Status: status, Limit: 2})
-	if err != nil {
-		return "", err
-	}
-	for _, b := range list {
-		if b.ID != except {
-			return b.ID, nil
-		}
-	}
-	return "", nil
-}
-
 func noLatest(status string) string {
-	if status == booking.StatusCompensated {
+	if status == saga.StatusCompensated {
 		return "There is no other compensated booking yet. On the dashboard, set payment's fail rate to 100 % and book one."
 	}
 	return "There is no other confirmed booking yet. On the dashboard, set every fail rate to 0 % and book one."

@@ -1,4 +1,4 @@
-package web
+package guard
 
 import (
 	"crypto/subtle"
@@ -13,11 +13,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sagaboard/sagaboard/web/httperr"
 	"golang.org/x/time/rate"
 )
 
 // MinTokenLength is the shortest token the server takes: 16 characters
-// (64 bits as hex) is too many to guess at the pace tokenGate allows.
+// (64 bits as hex) is too many to guess at the pace Gate allows.
 const MinTokenLength = 16
 
 // TokenCookie is the cookie the page keeps the token in after asking once.
@@ -39,21 +40,21 @@ const (
 // growing the map or getting a fresh limit each.
 const overflowKey = "(many addresses)"
 
-// verdict is what tokenGate says about a request's token.
-type verdict int
+// Verdict is what Gate says about a request's token.
+type Verdict int
 
 const (
-	tokenOK      verdict = iota // no token is needed, or a right one was given
-	tokenMissing                // none was given: not a guess, so not counted
-	tokenWrong                  // a wrong one was given, and counted
-	tokenLimited                // too many wrong ones lately: not even compared
+	TokenOK      Verdict = iota // no token is needed, or a right one was given
+	TokenMissing                // none was given: not a guess, so not counted
+	TokenWrong                  // a wrong one was given, and counted
+	TokenLimited                // too many wrong ones lately: not even compared
 )
 
-// tokenGate compares tokens and slows down guessing them, per client
-// address (clientAddr). A client past its limit is answered 429 without
+// Gate compares tokens and slows down guessing them, per client
+// address (ClientAddr). A client past its limit is answered 429 without
 // its token being compared at all, so guessing faster gains nothing, and
 // the right token waits too until the limit has passed.
-type tokenGate struct {
+type Gate struct {
 	token string
 	log   *slog.Logger
 
@@ -70,20 +71,20 @@ type guesser struct {
 	logged  time.Time // when the last log line about it was written
 }
 
-func newTokenGate(token string, log *slog.Logger) *tokenGate {
-	return &tokenGate{token: token, log: log, guessers: map[string]*guesser{}}
+func NewGate(token string, log *slog.Logger) *Gate {
+	return &Gate{token: token, log: log, guessers: map[string]*guesser{}}
 }
 
-// required reports whether state changes need a token here.
-func (g *tokenGate) required() bool { return g.token != "" }
+// Required reports whether state changes need a token here.
+func (g *Gate) Required() bool { return g.token != "" }
 
-// check judges the tokens a request presents: the Bearer token and the
+// Check judges the tokens a request presents: the Bearer token and the
 // cookie, or, for the page's token form, the value typed. A request that
 // presents none is not a guess. retry says how long a limited client
 // must wait.
-func (g *tokenGate) check(r *http.Request, typed ...string) (v verdict, retry time.Duration) {
-	if !g.required() {
-		return tokenOK, 0
+func (g *Gate) Check(r *http.Request, typed ...string) (v Verdict, retry time.Duration) {
+	if !g.Required() {
+		return TokenOK, 0
 	}
 	candidates := typed
 	if len(typed) == 0 {
@@ -95,10 +96,10 @@ func (g *tokenGate) check(r *http.Request, typed ...string) (v verdict, retry ti
 		}
 	}
 	if len(candidates) == 0 || (len(candidates) == 1 && candidates[0] == "") {
-		return tokenMissing, 0
+		return TokenMissing, 0
 	}
 	now := time.Now()
-	key := clientAddr(r)
+	key := ClientAddr(r)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.sweep(now)
@@ -106,11 +107,11 @@ func (g *tokenGate) check(r *http.Request, typed ...string) (v verdict, retry ti
 	if c != nil && c.lim.TokensAt(now) < 1 {
 		c.limited++
 		g.report(key, c, now)
-		return tokenLimited, wait(c.lim, now)
+		return TokenLimited, wait(c.lim, now)
 	}
 	for _, got := range candidates {
 		if subtle.ConstantTimeCompare([]byte(got), []byte(g.token)) == 1 {
-			return tokenOK, 0
+			return TokenOK, 0
 		}
 	}
 	if c == nil {
@@ -119,12 +120,12 @@ func (g *tokenGate) check(r *http.Request, typed ...string) (v verdict, retry ti
 	c.lim.AllowN(now, 1)
 	c.wrong++
 	g.report(key, c, now)
-	return tokenWrong, 0
+	return TokenWrong, 0
 }
 
 // add starts counting for key, or for everybody past maxGuessers. g.mu is
 // held.
-func (g *tokenGate) add(key string) (*guesser, string) {
+func (g *Gate) add(key string) (*guesser, string) {
 	if len(g.guessers) >= maxGuessers {
 		key = overflowKey
 	}
@@ -139,7 +140,7 @@ func (g *tokenGate) add(key string) (*guesser, string) {
 // report logs what key did since its last line: at once for its first
 // wrong token, then at most once per logEvery, so a guesser cannot flood
 // the log. The token itself is never logged, right or wrong. g.mu is held.
-func (g *tokenGate) report(key string, c *guesser, now time.Time) {
+func (g *Gate) report(key string, c *guesser, now time.Time) {
 	if c.wrong+c.limited == 0 || (!c.logged.IsZero() && now.Sub(c.logged) < logEvery) {
 		return
 	}
@@ -151,7 +152,7 @@ func (g *tokenGate) report(key string, c *guesser, now time.Time) {
 // sweep, at most once per logEvery, writes the counts still unreported
 // and forgets the addresses whose limit has filled up again, so the map
 // holds only recent guessers. g.mu is held.
-func (g *tokenGate) sweep(now time.Time) {
+func (g *Gate) sweep(now time.Time) {
 	if now.Sub(g.swept) < logEvery {
 		return
 	}
@@ -172,27 +173,27 @@ func wait(lim *rate.Limiter, now time.Time) time.Duration {
 	return time.Duration(math.Ceil(missing / float64(lim.Limit()) * float64(time.Second)))
 }
 
-// refuseLimited answers 429 with Retry-After.
-func refuseLimited(w http.ResponseWriter, retry time.Duration) {
-	secs := setRetryAfter(w, retry)
-	writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many wrong tokens from your address; wait %d s and try again", secs))
+// RefuseLimited answers 429 with Retry-After.
+func RefuseLimited(w http.ResponseWriter, retry time.Duration) {
+	secs := SetRetryAfter(w, retry)
+	httperr.WriteJSON(w, http.StatusTooManyRequests, map[string]string{"error": fmt.Sprintf("too many wrong tokens from your address; wait %d s and try again", secs)})
 }
 
-// setRetryAfter sets Retry-After to retry in whole seconds, at least one,
+// SetRetryAfter sets Retry-After to retry in whole seconds, at least one,
 // and returns them.
-func setRetryAfter(w http.ResponseWriter, retry time.Duration) int {
+func SetRetryAfter(w http.ResponseWriter, retry time.Duration) int {
 	secs := max(int(math.Ceil(retry.Seconds())), 1)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	return secs
 }
 
-// clientAddr names the client a request comes from, for the limits kept
+// ClientAddr names the client a request comes from, for the limits kept
 // per client. Every loopback address is this machine, one client: else
 // one local program could take 127.0.0.2, 127.0.0.3, … and get a fresh
 // limit with each. An IPv6 client is its /64, which one host usually
 // holds whole. The address is the connection's own; X-Forwarded-For is
 // not trusted, so behind a reverse proxy every client is the proxy.
-func clientAddr(r *http.Request) string {
+func ClientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr

@@ -1,0 +1,149 @@
+package viewmodel
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/sagaboard/sagaboard/services/saga"
+	"github.com/sagaboard/sagaboard/views"
+)
+
+// The dashboard's side panels' sizes.
+const (
+	noticeLimit     = 12
+	deadLetterLimit = 10
+)
+
+// Stats are the counts by status; not Known where Booking does not run.
+func (b *Builder) Stats(ctx context.Context) (views.Stats, error) {
+	if !b.src.Has(saga.PartBooking) {
+		return views.Stats{}, nil
+	}
+	st, err := b.src.Booking.Stats(ctx)
+	if err != nil {
+		return views.Stats{}, err
+	}
+	return views.Stats{Known: true, Total: st.Total, Pending: st.Pending, Confirmed: st.Confirmed,
+		Compensated: st.Compensated, Notified: st.Notified}, nil
+}
+
+// Seats returns the seat map as a flat list, in venue order; empty where
+// Booking does not run.
+func (b *Builder) Seats(ctx context.Context) ([]views.Seat, error) {
+	if !b.src.Has(saga.PartBooking) {
+		return nil, nil
+	}
+	list, err := b.src.Booking.Seats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]views.Seat, len(list))
+	for i, st := range list {
+		out[i] = views.Seat{ID: st.ID, Status: st.Status, BookingID: st.BookingID}
+	}
+	return out, nil
+}
+
+// SeatMap groups seats into rows by their row label.
+func (b *Builder) SeatMap(seats []views.Seat) views.SeatMap {
+	m := views.SeatMap{Known: b.src.Has(saga.PartBooking), PriceCents: saga.PricePerSeat}
+	for _, st := range seats {
+		label := strings.TrimRight(st.ID, "0123456789")
+		if n := len(m.Rows); n == 0 || m.Rows[n-1].Label != label {
+			m.Rows = append(m.Rows, views.SeatRow{Label: label})
+		}
+		r := &m.Rows[len(m.Rows)-1]
+		r.Seats = append(r.Seats, st)
+	}
+	return m
+}
+
+// FreeSeats lists the ids of the seats that are free now.
+func (b *Builder) FreeSeats(ctx context.Context) ([]string, error) {
+	seats, err := b.src.Booking.Seats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var free []string
+	for _, st := range seats {
+		if st.Status == saga.SeatFree {
+			free = append(free, st.ID)
+		}
+	}
+	return free, nil
+}
+
+// Switches are the failure switches' rows, in saga.SwitchParts order.
+func (b *Builder) Switches() []views.Switch {
+	all := b.src.Switches.All()
+	out := make([]views.Switch, 0, len(saga.SwitchParts))
+	for _, p := range saga.SwitchParts {
+		sw := all[p]
+		out = append(out, views.Switch{Part: p, FailRate: sw.FailRate, DelayMS: sw.DelayMS, Paused: sw.Paused,
+			Queue: SwitchQueue(p), FailNext: sw.FailNext, UserID: sw.UserID})
+	}
+	return out
+}
+
+// PausedQueues lists the queues whose consumer is paused by its switch.
+func (b *Builder) PausedQueues() map[string]bool {
+	out := map[string]bool{}
+	for p, sw := range b.src.Switches.All() {
+		if sw.Paused {
+			out[SwitchQueue(p)] = true
+		}
+	}
+	return out
+}
+
+// Notices is the panel of what users were told lately.
+func (b *Builder) Notices(ctx context.Context) (views.Notices, error) {
+	if !b.src.Has(saga.PartNotification) {
+		return views.Notices{}, nil
+	}
+	list, err := b.src.Notification.List(ctx, "", noticeLimit)
+	if err != nil {
+		return views.Notices{}, err
+	}
+	n := views.Notices{Known: true, List: make([]views.Notice, len(list))}
+	for i, x := range list {
+		n.List[i] = views.Notice{BookingID: x.BookingID, UserID: x.UserID, Text: x.Text, Success: x.Success, At: x.At}
+	}
+	return n, nil
+}
+
+// DeadLetters is the panel of the newest dead letters.
+func (b *Builder) DeadLetters(ctx context.Context) (views.DeadLetters, error) {
+	if !b.src.Has(saga.PartObserver) {
+		return views.DeadLetters{}, nil
+	}
+	list, err := b.src.Observer.DeadLetters(ctx, deadLetterLimit)
+	if err != nil {
+		return views.DeadLetters{}, err
+	}
+	d := views.DeadLetters{Known: true, List: make([]views.DeadLetter, len(list))}
+	for i, x := range list {
+		d.List[i] = views.DeadLetter{ID: x.ID, Queue: x.Queue, Reason: x.Reason, Type: x.Type, BookingID: x.BookingID,
+			Body: x.Body, At: x.At, ReplayedAt: x.ReplayedAt}
+	}
+	return d, nil
+}
+
+// Invariants is the invariants panel's data, from the latest check.
+func (b *Builder) Invariants() views.Invariants {
+	if !b.src.Has(PartInvariants) {
+		return views.Invariants{}
+	}
+	rep := b.src.Invariants.Report()
+	v := views.Invariants{Known: true, State: rep.State, CheckedAt: rep.CheckedAt, Now: time.Now(), Bookings: rep.BookingsTotal, Error: rep.Error}
+	byRule := map[string][]views.InvariantViolation{}
+	for _, x := range rep.Violations {
+		byRule[x.Rule] = append(byRule[x.Rule], views.InvariantViolation{BookingID: x.BookingID, Detail: x.Detail})
+	}
+	for _, r := range rep.Rules {
+		v.Rules = append(v.Rules, views.InvariantRule{Name: r.Rule, Description: r.Description, Checked: r.Checked,
+			Skipped: r.Skipped, Violations: byRule[r.Rule]})
+	}
+	return v
+}
