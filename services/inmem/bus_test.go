@@ -20,7 +20,7 @@ func MustOpen(tb testing.TB) *inmem.Bus {
 }
 
 func TestConformance(t *testing.T) {
-	bustest.Run(t, func(t *testing.T) saga.Bus { return MustOpen(t) })
+	bustest.Run(t, func(t *testing.T) saga.Bus { return MustOpen(t).As("tester") })
 }
 
 // As stamps every publish with its user, as RabbitMQ stamps user_id, so a
