@@ -343,33 +343,18 @@ func (b *Bus) settle(ctx context.Context, user, queue string, hd handled) {
 	}
 }
 
-// call runs h, and on a panic runs it again one message at a time, so only
-// the message that panics on its own is dead-lettered, as with RabbitMQ.
+// call runs h. A panic is not caught here, as in the RabbitMQ adapter:
+// recovering is a step of the pipeline in front of h (saga.Recover). A
+// handler that answers the wrong number of outcomes decided nothing, so its
+// batch goes back to be tried again.
 func call(ctx context.Context, msgs []saga.Message, h saga.BatchHandler) []saga.Outcome {
-	if outs, ok := try(ctx, msgs, h); ok {
-		return outs
-	}
-	outs := make([]saga.Outcome, len(msgs))
-	for i := range msgs {
-		one, ok := try(ctx, msgs[i:i+1], h)
-		if !ok {
-			outs[i].Err = saga.Poison("handler panicked on this message")
-			continue
+	outs := h(ctx, msgs)
+	if len(outs) != len(msgs) {
+		err := fmt.Errorf("inmem: handler returned %d outcomes for %d messages", len(outs), len(msgs))
+		outs = make([]saga.Outcome, len(msgs))
+		for i := range outs {
+			outs[i].Err = err
 		}
-		outs[i] = one[0]
 	}
 	return outs
-}
-
-func try(ctx context.Context, msgs []saga.Message, h saga.BatchHandler) (outs []saga.Outcome, ok bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			outs, ok = nil, false
-		}
-	}()
-	outs = h(ctx, msgs)
-	if len(outs) != len(msgs) {
-		panic(fmt.Sprintf("handler returned %d outcomes for %d messages", len(outs), len(msgs)))
-	}
-	return outs, true
 }

@@ -44,7 +44,7 @@ func TestAsStampsTheSenderForTheSenderCheck(t *testing.T) {
 	cctx, stop := context.WithCancel(ctx)
 	done := make(chan error)
 	go func() {
-		done <- saga.CheckSenders(bus, senders).Consume(cctx, saga.PaymentQueue, saga.ConsumeOptions{}, func(_ context.Context, msgs []saga.Message) []saga.Outcome {
+		done <- saga.WithMiddleware(bus, saga.CheckSenders(senders)).Consume(cctx, saga.PaymentQueue, saga.ConsumeOptions{}, func(_ context.Context, msgs []saga.Message) []saga.Outcome {
 			for _, m := range msgs {
 				handled <- m
 			}
