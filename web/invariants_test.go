@@ -118,7 +118,10 @@ func TestInvariantsAPIReportsTheCheckersVerdict(t *testing.T) {
 	}
 
 	// A pending booking's seat sold in the seat map breaks a rule.
-	if _, err := bdb.W.ExecContext(ctx, `UPDATE seats SET status = 'sold' WHERE id = 'A2'`); err != nil {
+	if _, err := bdb.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+		_, err := tx.ExecContext(ctx, `UPDATE seats SET status = 'sold' WHERE id = 'A2'`)
+		return nil, err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := chk.Check(ctx); err != nil {

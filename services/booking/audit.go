@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sagaboard/sagaboard/services/invariants"
+	"github.com/sagaboard/sagaboard/services/sqlite"
 )
 
 // Audit is Booking's store as the invariant checker reads it: read-only
@@ -17,7 +18,7 @@ type Audit struct{ s *Service }
 // updated_at its change feed reads by: one short write at start, nothing
 // once the index exists.
 func (s *Service) Audit(ctx context.Context) (*Audit, error) {
-	if err := s.db.Migrate(ctx, `CREATE INDEX IF NOT EXISTS bookings_updated ON bookings (updated_at)`); err != nil {
+	if err := s.db.Migrate(ctx, "booking-audit", sqlite.Exec(`CREATE INDEX IF NOT EXISTS bookings_updated ON bookings (updated_at)`)); err != nil {
 		return nil, fmt.Errorf("booking: index for the audit: %w", err)
 	}
 	return &Audit{s: s}, nil
@@ -28,7 +29,7 @@ var _ invariants.Bookings = (*Audit)(nil)
 // Head returns the newest updated_at.
 func (a *Audit) Head(ctx context.Context) (int64, error) {
 	var at int64
-	if err := a.s.db.R.QueryRowContext(ctx, `SELECT COALESCE(max(updated_at), 0) FROM bookings`).Scan(&at); err != nil {
+	if err := a.s.db.QueryRowContext(ctx, `SELECT COALESCE(max(updated_at), 0) FROM bookings`).Scan(&at); err != nil {
 		return 0, fmt.Errorf("booking: audit head: %w", err)
 	}
 	return at, nil
@@ -37,7 +38,7 @@ func (a *Audit) Head(ctx context.Context) (int64, error) {
 // Changes lists bookings by (updated_at, id), from the bookings_updated
 // index, which holds the id too.
 func (a *Audit) Changes(ctx context.Context, from invariants.Cursor, limit int) ([]invariants.Change, error) {
-	rows, err := a.s.db.R.QueryContext(ctx, `SELECT id, updated_at FROM bookings
+	rows, err := a.s.db.QueryContext(ctx, `SELECT id, updated_at FROM bookings
 		WHERE (updated_at, id) >= (?, ?) ORDER BY updated_at, id LIMIT ?`, from.At, from.Key, limit)
 	if err != nil {
 		return nil, fmt.Errorf("booking: audit changes: %w", err)
@@ -67,7 +68,7 @@ const seatClaimCols = `SELECT s.id, s.status, s.booking_id, COALESCE(b.status, '
 // map a window at a time rather than whole.
 func (a *Audit) SeatWindow(ctx context.Context, after string, limit int) ([]invariants.SeatClaim, string, error) {
 	var last string
-	err := a.s.db.R.QueryRowContext(ctx, `SELECT COALESCE(max(id), '') FROM (SELECT id FROM seats WHERE id > ? ORDER BY id LIMIT ?)`, after, limit).Scan(&last)
+	err := a.s.db.QueryRowContext(ctx, `SELECT COALESCE(max(id), '') FROM (SELECT id FROM seats WHERE id > ? ORDER BY id LIMIT ?)`, after, limit).Scan(&last)
 	if err != nil {
 		return nil, "", fmt.Errorf("booking: audit seat window: %w", err)
 	}
@@ -80,7 +81,7 @@ func (a *Audit) SeatWindow(ctx context.Context, after string, limit int) ([]inva
 		return nil, "", err
 	}
 	var n int
-	if err := a.s.db.R.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM seats WHERE id > ? LIMIT 1)`, last).Scan(&n); err != nil {
+	if err := a.s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM seats WHERE id > ? LIMIT 1)`, last).Scan(&n); err != nil {
 		return nil, "", fmt.Errorf("booking: audit seat window: %w", err)
 	}
 	if n == 0 {
@@ -107,7 +108,7 @@ func (a *Audit) Seats(ctx context.Context, seatIDs []string) ([]invariants.SeatC
 }
 
 func (a *Audit) claims(ctx context.Context, q string, args ...any) ([]invariants.SeatClaim, error) {
-	rows, err := a.s.db.R.QueryContext(ctx, q, args...)
+	rows, err := a.s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("booking: audit seats: %w", err)
 	}
@@ -128,7 +129,7 @@ func (a *Audit) States(ctx context.Context, ids []string) ([]invariants.BookingS
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := a.s.db.R.QueryContext(ctx, `SELECT id, status, amount_cents FROM bookings WHERE id IN (?`+
+	rows, err := a.s.db.QueryContext(ctx, `SELECT id, status, amount_cents FROM bookings WHERE id IN (?`+
 		strings.Repeat(", ?", len(ids)-1)+`)`, anys(ids)...)
 	if err != nil {
 		return nil, fmt.Errorf("booking: audit %d bookings: %w", len(ids), err)
@@ -147,7 +148,7 @@ func (a *Audit) States(ctx context.Context, ids []string) ([]invariants.BookingS
 
 // Page returns booking ids after the given one, by primary key.
 func (a *Audit) Page(ctx context.Context, after string, limit int) ([]string, error) {
-	rows, err := a.s.db.R.QueryContext(ctx, `SELECT id FROM bookings WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	rows, err := a.s.db.QueryContext(ctx, `SELECT id FROM bookings WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("booking: audit page: %w", err)
 	}

@@ -87,8 +87,7 @@ type Service struct {
 // New opens Booking's store, creating the venue at the given size the first
 // time; later starts keep the venue they find.
 func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, venue saga.Venue, deadline time.Duration, log *slog.Logger) (*Service, error) {
-	err := db.Migrate(ctx,
-		`CREATE TABLE IF NOT EXISTS venue (id INTEGER PRIMARY KEY CHECK (id = 1), rows INTEGER NOT NULL, cols INTEGER NOT NULL)`,
+	err := db.Migrate(ctx, "booking", sqlite.Exec(`CREATE TABLE IF NOT EXISTS venue (id INTEGER PRIMARY KEY CHECK (id = 1), rows INTEGER NOT NULL, cols INTEGER NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS seats (
 			id         TEXT PRIMARY KEY,
 			pos        INTEGER NOT NULL,
@@ -141,8 +140,7 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, venue saga.Venue, dea
 		END`,
 		`CREATE TRIGGER IF NOT EXISTS bookings_counted_notified AFTER UPDATE OF notified ON bookings WHEN OLD.notified <> NEW.notified BEGIN
 			UPDATE booking_counts SET n = n + NEW.notified - OLD.notified WHERE k = 'notified';
-		END`,
-	)
+		END`))
 	if err != nil {
 		return nil, fmt.Errorf("booking: %w", err)
 	}
@@ -159,7 +157,7 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, venue saga.Venue, dea
 
 func ensureVenue(ctx context.Context, db *sqlite.DB, want saga.Venue) (saga.Venue, error) {
 	var v saga.Venue
-	err := db.W.QueryRowContext(ctx, `SELECT rows, cols FROM venue WHERE id = 1`).Scan(&v.Rows, &v.Cols)
+	err := db.QueryRowContext(ctx, `SELECT rows, cols FROM venue WHERE id = 1`).Scan(&v.Rows, &v.Cols)
 	if err == nil {
 		return v, nil
 	}
@@ -346,7 +344,7 @@ func (s *Service) ExpireOverdue(ctx context.Context, now time.Time) (int, error)
 	// Look first with a reader: almost always nothing is overdue, and the
 	// one writer connection is busy enough under load.
 	var any int
-	err := s.db.R.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM bookings WHERE status = 'pending' AND expired = 0 AND created_at < ? LIMIT 1)`, cutoff).Scan(&any)
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM bookings WHERE status = 'pending' AND expired = 0 AND created_at < ? LIMIT 1)`, cutoff).Scan(&any)
 	if err != nil || any == 0 {
 		return 0, err
 	}

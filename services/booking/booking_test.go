@@ -82,7 +82,7 @@ func TestCreateHoldsTheSeatsAndStartsTheSaga(t *testing.T) {
 		t.Errorf("seats %v, want %v", got, want)
 	}
 	var typ, key string
-	if err := db.R.QueryRow(`SELECT type, routing_key FROM outbox WHERE correlation_id = ?`, b.ID).Scan(&typ, &key); err != nil {
+	if err := db.QueryRowContext(context.Background(), `SELECT type, routing_key FROM outbox WHERE correlation_id = ?`, b.ID).Scan(&typ, &key); err != nil {
 		t.Fatalf("no BookingCreated in the outbox: %v", err)
 	}
 	if typ != saga.TypeBookingCreated || key != saga.PaymentQueue {
@@ -239,7 +239,7 @@ func TestExpireOverdue(t *testing.T) {
 	}
 	var typ, key, id string
 	var body []byte
-	if err := db.R.QueryRow(`SELECT type, routing_key, correlation_id, body FROM outbox ORDER BY seq DESC LIMIT 1`).Scan(&typ, &key, &id, &body); err != nil {
+	if err := db.QueryRowContext(context.Background(), `SELECT type, routing_key, correlation_id, body FROM outbox ORDER BY seq DESC LIMIT 1`).Scan(&typ, &key, &id, &body); err != nil {
 		t.Fatal(err)
 	}
 	e, err := saga.DecodeEnvelope(body)

@@ -23,7 +23,7 @@ func (s *Service) InFlight(ctx context.Context, limit int) ([]Booking, error) {
 		`SELECT ` + bookingCols + ` FROM bookings WHERE status = 'pending' ORDER BY id LIMIT ?`,
 		`SELECT ` + bookingCols + ` FROM bookings INDEXED BY bookings_untold WHERE notified = 0 AND status <> 'pending' ORDER BY id LIMIT ?`,
 	} {
-		rows, err := s.db.R.QueryContext(ctx, q, limit)
+		rows, err := s.db.QueryContext(ctx, q, limit)
 		if err != nil {
 			return nil, fmt.Errorf("booking: list in-flight bookings: %w", err)
 		}

@@ -35,7 +35,7 @@ func scanBooking(r scanner) (Booking, error) {
 
 // Get returns one booking, or an error wrapping saga.ErrNotFound.
 func (s *Service) Get(ctx context.Context, id string) (Booking, error) {
-	b, err := scanBooking(s.db.R.QueryRowContext(ctx, `SELECT `+bookingCols+` FROM bookings WHERE id = ?`, id))
+	b, err := scanBooking(s.db.QueryRowContext(ctx, `SELECT `+bookingCols+` FROM bookings WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, fmt.Errorf("%w: no booking %q", saga.ErrNotFound, truncate(id, 64))
 	}
@@ -71,7 +71,7 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Booking, error) {
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, f.Limit)
-	rows, err := s.db.R.QueryContext(ctx, q, args...)
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("booking: list: %w", err)
 	}
@@ -89,7 +89,7 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Booking, error) {
 
 // Seats returns the seat map in row order.
 func (s *Service) Seats(ctx context.Context) ([]Seat, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT id, status, booking_id FROM seats ORDER BY pos`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, status, booking_id FROM seats ORDER BY pos`)
 	if err != nil {
 		return nil, fmt.Errorf("booking: seats: %w", err)
 	}
@@ -109,7 +109,7 @@ func (s *Service) Seats(ctx context.Context) ([]Seat, error) {
 // read of four rows, however many bookings there are.
 func (s *Service) Stats(ctx context.Context) (Stats, error) {
 	var st Stats
-	rows, err := s.db.R.QueryContext(ctx, `SELECT k, n FROM booking_counts`)
+	rows, err := s.db.QueryContext(ctx, `SELECT k, n FROM booking_counts`)
 	if err != nil {
 		return st, fmt.Errorf("booking: stats: %w", err)
 	}

@@ -20,7 +20,7 @@ func (s *Service) GetMany(ctx context.Context, ids []string) ([]Booking, error) 
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := s.db.R.QueryContext(ctx, `SELECT `+bookingCols+` FROM bookings WHERE id IN (?`+strings.Repeat(", ?", len(ids)-1)+`) ORDER BY id DESC`, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+bookingCols+` FROM bookings WHERE id IN (?`+strings.Repeat(", ?", len(ids)-1)+`) ORDER BY id DESC`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("booking: get %d bookings: %w", len(ids), err)
 	}

@@ -24,12 +24,12 @@ type Service struct {
 
 // New opens Compensation's store and returns the service.
 func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*Service, error) {
-	err := db.Migrate(ctx, `CREATE TABLE IF NOT EXISTS compensations (
+	err := db.Migrate(ctx, "compensation", sqlite.Exec(`CREATE TABLE IF NOT EXISTS compensations (
 		booking_id TEXT PRIMARY KEY,
 		event      TEXT NOT NULL,
 		reason     TEXT NOT NULL,
 		at         INTEGER NOT NULL
-	) WITHOUT ROWID`)
+	) WITHOUT ROWID`))
 	if err != nil {
 		return nil, fmt.Errorf("compensation: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sagaboard/sagaboard/services/invariants"
 	"github.com/sagaboard/sagaboard/services/saga"
+	"github.com/sagaboard/sagaboard/services/sqlite"
 )
 
 const (
@@ -28,19 +29,17 @@ func seed50k(b *testing.B, l *lab) []string {
 		ids[i] = fmt.Sprintf("b%08d", i)
 	}
 	fill := func(db string, stmts []string, row func(i int, exec func(stmt int, args ...any))) {
-		tx, err := l.dbs[db].W.BeginTx(l.ctx, nil)
+		_, err := l.dbs[db].Write(l.ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+			for i := range benchBookings {
+				row(i, func(stmt int, args ...any) {
+					if _, err := tx.ExecContext(l.ctx, stmts[stmt], args...); err != nil {
+						b.Fatalf("%s: %v", db, err)
+					}
+				})
+			}
+			return nil, nil
+		})
 		if err != nil {
-			b.Fatal(err)
-		}
-		defer tx.Rollback()
-		for i := range benchBookings {
-			row(i, func(stmt int, args ...any) {
-				if _, err := tx.ExecContext(l.ctx, stmts[stmt], args...); err != nil {
-					b.Fatalf("%s: %v", db, err)
-				}
-			})
-		}
-		if err := tx.Commit(); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -144,34 +143,31 @@ func BenchmarkCheck(b *testing.B) {
 func touch(b *testing.B, l *lab, ids []string, from int) {
 	b.Helper()
 	at := time.Now().UnixMilli()
-	btx, err := l.dbs["booking"].W.BeginTx(l.ctx, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	otx, err := l.dbs["observer"].W.BeginTx(l.ctx, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	touched := make([]string, 0, benchTouched)
 	for k := range benchTouched {
 		// Every other one from the confirmed part, so both money rules run.
 		i := (from+k)%(benchBookings-benchConfirmed) + benchConfirmed
 		if k%2 == 0 {
 			i = (from + k) % benchConfirmed
 		}
-		if _, err := btx.ExecContext(l.ctx, `UPDATE bookings SET updated_at = ? WHERE id = ?`, at, ids[i]); err != nil {
+		touched = append(touched, ids[i])
+	}
+	write := func(db, q string, args func(id string) []any) {
+		_, err := l.dbs[db].Write(l.ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+			for _, id := range touched {
+				if _, err := tx.ExecContext(l.ctx, q, args(id)...); err != nil {
+					return nil, err
+				}
+			}
+			return nil, nil
+		})
+		if err != nil {
 			b.Fatal(err)
 		}
-		// One touch event per booking, replaced on the next touch (a new seq
-		// all the same), so bookings do not gather events round after round.
-		if _, err := otx.ExecContext(l.ctx, `INSERT OR REPLACE INTO events (message_id, routing_key, booking_id, type, source, caused_by, attempt, published_at, observed_at, payload)
-			VALUES (?, 'q', ?, 'BookingNotified', 's', ?, 0, ?, ?, '{}')`, "touch-"+ids[i], ids[i], saga.NewID(), at, at); err != nil {
-			b.Fatal(err)
-		}
 	}
-	if err := btx.Commit(); err != nil {
-		b.Fatal(err)
-	}
-	if err := otx.Commit(); err != nil {
-		b.Fatal(err)
-	}
+	write("booking", `UPDATE bookings SET updated_at = ? WHERE id = ?`, func(id string) []any { return []any{at, id} })
+	// One touch event per booking, replaced on the next touch (a new seq
+	// all the same), so bookings do not gather events round after round.
+	write("observer", `INSERT OR REPLACE INTO events (message_id, routing_key, booking_id, type, source, caused_by, attempt, published_at, observed_at, payload)
+		VALUES (?, 'q', ?, 'BookingNotified', 's', ?, 0, ?, ?, '{}')`, func(id string) []any { return []any{"touch-" + id, id, saga.NewID(), at, at} })
 }

@@ -252,11 +252,18 @@ func (l *lab) compensated(user string, seatIDs ...string) string {
 // exec changes a store behind its participant's back, as a bug would.
 func (l *lab) exec(db, q string, args ...any) {
 	l.tb.Helper()
-	res, err := l.dbs[db].W.ExecContext(l.ctx, q, args...)
+	var n int64
+	_, err := l.dbs[db].Write(l.ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+		res, err := tx.ExecContext(l.ctx, q, args...)
+		if err == nil {
+			n, _ = res.RowsAffected()
+		}
+		return nil, err
+	})
 	if err != nil {
 		l.tb.Fatalf("%s: %s: %v", db, q, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		l.tb.Fatalf("%s: %s changed nothing", db, q)
 	}
 }

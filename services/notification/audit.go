@@ -22,7 +22,7 @@ var _ invariants.Notices = (*Audit)(nil)
 // Head returns the time of the newest notice.
 func (a *Audit) Head(ctx context.Context) (int64, error) {
 	var at int64
-	if err := a.s.db.R.QueryRowContext(ctx, `SELECT COALESCE(max(at), 0) FROM notifications`).Scan(&at); err != nil {
+	if err := a.s.db.QueryRowContext(ctx, `SELECT COALESCE(max(at), 0) FROM notifications`).Scan(&at); err != nil {
 		return 0, fmt.Errorf("notification: audit head: %w", err)
 	}
 	return at, nil
@@ -31,7 +31,7 @@ func (a *Audit) Head(ctx context.Context) (int64, error) {
 // Changes lists notices by (at, booking_id); the Key of a notice is its
 // booking, as a booking has at most one.
 func (a *Audit) Changes(ctx context.Context, from invariants.Cursor, limit int) ([]invariants.Change, error) {
-	rows, err := a.s.db.R.QueryContext(ctx, `SELECT booking_id, at FROM notifications
+	rows, err := a.s.db.QueryContext(ctx, `SELECT booking_id, at FROM notifications
 		WHERE (at, booking_id) >= (?, ?) ORDER BY at, booking_id LIMIT ?`, from.At, from.Key, limit)
 	if err != nil {
 		return nil, fmt.Errorf("notification: audit changes: %w", err)
@@ -59,7 +59,7 @@ func (a *Audit) Told(ctx context.Context, ids []string) (map[string]bool, error)
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := a.s.db.R.QueryContext(ctx, `SELECT booking_id FROM notifications WHERE booking_id IN (?`+
+	rows, err := a.s.db.QueryContext(ctx, `SELECT booking_id FROM notifications WHERE booking_id IN (?`+
 		strings.Repeat(", ?", len(ids)-1)+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("notification: audit notices of %d bookings: %w", len(ids), err)

@@ -34,7 +34,7 @@ type Notice struct {
 
 // New opens Notification's store and returns the service.
 func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, sw *saga.Switches, log *slog.Logger) (*Service, error) {
-	err := db.Migrate(ctx, `CREATE TABLE IF NOT EXISTS notifications (
+	err := db.Migrate(ctx, "notification", sqlite.Exec(`CREATE TABLE IF NOT EXISTS notifications (
 		booking_id TEXT PRIMARY KEY,
 		user_id    TEXT NOT NULL,
 		success    INTEGER NOT NULL,
@@ -42,7 +42,7 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, sw *saga.Switches, lo
 		at         INTEGER NOT NULL
 	) WITHOUT ROWID`,
 		`CREATE INDEX IF NOT EXISTS notifications_user_at ON notifications (user_id, at)`,
-		`CREATE INDEX IF NOT EXISTS notifications_at ON notifications (at)`)
+		`CREATE INDEX IF NOT EXISTS notifications_at ON notifications (at)`))
 	if err != nil {
 		return nil, fmt.Errorf("notification: %w", err)
 	}
@@ -114,7 +114,7 @@ func (s *Service) List(ctx context.Context, userID string, limit int) ([]Notice,
 		q = `SELECT booking_id, user_id, success, text, at FROM notifications WHERE user_id = ? ORDER BY at DESC LIMIT ?`
 		args = []any{userID, limit}
 	}
-	rows, err := s.db.R.QueryContext(ctx, q, args...)
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("notification: list: %w", err)
 	}

@@ -16,7 +16,7 @@ import (
 func (s *Service) Get(ctx context.Context, bookingID string) (Notice, error) {
 	var n Notice
 	var at int64
-	err := s.db.R.QueryRowContext(ctx, `SELECT booking_id, user_id, success, text, at FROM notifications WHERE booking_id = ?`, bookingID).
+	err := s.db.QueryRowContext(ctx, `SELECT booking_id, user_id, success, text, at FROM notifications WHERE booking_id = ?`, bookingID).
 		Scan(&n.BookingID, &n.UserID, &n.Success, &n.Text, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return n, fmt.Errorf("%w: no notice for booking %q", saga.ErrNotFound, bookingID)

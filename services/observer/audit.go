@@ -23,7 +23,7 @@ var _ invariants.Events = (*Audit)(nil)
 // Head returns the newest seq.
 func (a *Audit) Head(ctx context.Context) (int64, error) {
 	var seq int64
-	if err := a.s.db.R.QueryRowContext(ctx, `SELECT COALESCE(max(seq), 0) FROM events`).Scan(&seq); err != nil {
+	if err := a.s.db.QueryRowContext(ctx, `SELECT COALESCE(max(seq), 0) FROM events`).Scan(&seq); err != nil {
 		return 0, fmt.Errorf("observer: audit head: %w", err)
 	}
 	return seq, nil
@@ -31,7 +31,7 @@ func (a *Audit) Head(ctx context.Context) (int64, error) {
 
 // Changes lists events by seq, which is unique, so the Key is empty.
 func (a *Audit) Changes(ctx context.Context, from invariants.Cursor, limit int) ([]invariants.Change, error) {
-	rows, err := a.s.db.R.QueryContext(ctx, `SELECT booking_id, seq FROM events WHERE seq >= ? ORDER BY seq LIMIT ?`, from.At, limit)
+	rows, err := a.s.db.QueryContext(ctx, `SELECT booking_id, seq FROM events WHERE seq >= ? ORDER BY seq LIMIT ?`, from.At, limit)
 	if err != nil {
 		return nil, fmt.Errorf("observer: audit changes: %w", err)
 	}
@@ -62,7 +62,7 @@ func (a *Audit) Duplicates(ctx context.Context, ids []string) ([]invariants.Dupl
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := a.s.db.R.QueryContext(ctx, `SELECT booking_id, caused_by, type
+	rows, err := a.s.db.QueryContext(ctx, `SELECT booking_id, caused_by, type
 		FROM events WHERE booking_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`) AND caused_by <> ''
 		GROUP BY booking_id, caused_by, type HAVING count(*) > 1`, args...)
 	if err != nil {
@@ -84,7 +84,7 @@ func (a *Audit) Duplicates(ctx context.Context, ids []string) ([]invariants.Dupl
 	var out []invariants.Duplicate
 	for _, d := range candidates {
 		var msgs string
-		err := a.s.db.R.QueryRowContext(ctx, `SELECT json_group_array(DISTINCT message_id) FROM events
+		err := a.s.db.QueryRowContext(ctx, `SELECT json_group_array(DISTINCT message_id) FROM events
 			WHERE booking_id = ? AND caused_by = ? AND type = ?`, d.BookingID, d.CausedBy, d.Type).Scan(&msgs)
 		if err != nil {
 			return nil, fmt.Errorf("observer: audit events of %s: %w", d.BookingID, err)

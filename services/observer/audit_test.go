@@ -47,11 +47,11 @@ func TestAnEventsTableFromAnOlderReleaseGainsCausedBy(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	// The events table as the first release made it, with one event.
-	err = db.Migrate(ctx, `CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL,
+	err = db.Migrate(ctx, "old-observer", sqlite.Exec(`CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL,
 			routing_key TEXT NOT NULL, booking_id TEXT NOT NULL, type TEXT NOT NULL, source TEXT NOT NULL,
 			attempt INTEGER NOT NULL, published_at INTEGER NOT NULL, observed_at INTEGER NOT NULL, payload BLOB NOT NULL)`,
 		`INSERT INTO events (message_id, routing_key, booking_id, type, source, attempt, published_at, observed_at, payload)
-			VALUES ('old', 'payment_queue', 'b1', 'BookingCreated', 'booking', 0, 0, 0, '{}')`)
+			VALUES ('old', 'payment_queue', 'b1', 'BookingCreated', 'booking', 0, 0, 0, '{}')`))
 	if err != nil {
 		t.Fatal(err)
 	}

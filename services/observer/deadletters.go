@@ -53,12 +53,7 @@ type DeadLetterStats struct {
 func (s *Service) recordDead(ctx context.Context, msgs []saga.Message) []saga.Outcome {
 	outs := make([]saga.Outcome, len(msgs))
 	fresh := make([]DeadLetter, 0, len(msgs))
-	err := func() error {
-		tx, err := s.db.W.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("observer: begin: %w", err)
-		}
-		defer tx.Rollback()
+	_, err := s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
 		for _, m := range msgs {
 			body := m.Body
 			if len(body) > MaxStoredBody {
@@ -75,7 +70,7 @@ func (s *Service) recordDead(ctx context.Context, msgs []saga.Message) []saga.Ou
 			_, err := tx.ExecContext(ctx, `INSERT INTO dead_letters (id, message_id, queue, reason, type, booking_id, body, at, original_sender) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				d.ID, d.MessageID, clip(d.Queue, 255), clip(d.Reason, 1024), d.Type, d.BookingID, body, d.At.UnixMilli(), d.OriginalSender)
 			if err != nil {
-				return fmt.Errorf("observer: insert dead letter: %w", err)
+				return nil, fmt.Errorf("observer: insert dead letter: %w", err)
 			}
 			d.Body = textPrefix(body, 4096)
 			fresh = append(fresh, d)
@@ -84,18 +79,15 @@ func (s *Service) recordDead(ctx context.Context, msgs []saga.Message) []saga.Ou
 		// the newest MaxDeadLetters is older.
 		res, err := tx.ExecContext(ctx, `DELETE FROM dead_letters WHERE id <= (SELECT id FROM dead_letters ORDER BY id DESC LIMIT 1 OFFSET ?)`, MaxDeadLetters)
 		if err != nil {
-			return fmt.Errorf("observer: trim dead letters: %w", err)
+			return nil, fmt.Errorf("observer: trim dead letters: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
 			if _, err := tx.ExecContext(ctx, `UPDATE dead_letter_stats SET dropped = dropped + ? WHERE id = 1`, n); err != nil {
-				return fmt.Errorf("observer: count dropped dead letters: %w", err)
+				return nil, fmt.Errorf("observer: count dropped dead letters: %w", err)
 			}
 		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("observer: commit dead letters: %w", err)
-		}
-		return nil
-	}()
+		return nil, nil
+	})
 	if err != nil {
 		for i := range outs {
 			outs[i].Err = err
@@ -114,7 +106,7 @@ func (s *Service) recordDead(ctx context.Context, msgs []saga.Message) []saga.Ou
 // ones were dropped, for the page to say "N older dead letters dropped".
 func (s *Service) DeadLetterStats(ctx context.Context) (DeadLetterStats, error) {
 	var st DeadLetterStats
-	err := s.db.R.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM dead_letters), dropped FROM dead_letter_stats WHERE id = 1`).Scan(&st.Kept, &st.Dropped)
+	err := s.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM dead_letters), dropped FROM dead_letter_stats WHERE id = 1`).Scan(&st.Kept, &st.Dropped)
 	if err != nil {
 		return st, fmt.Errorf("observer: dead letter stats: %w", err)
 	}
@@ -123,7 +115,7 @@ func (s *Service) DeadLetterStats(ctx context.Context) (DeadLetterStats, error) 
 
 // DeadLetters lists dead letters, newest first.
 func (s *Service) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT id, message_id, queue, reason, type, booking_id, substr(body, 1, 4096), at, replayed_at, original_sender
+	rows, err := s.db.QueryContext(ctx, `SELECT id, message_id, queue, reason, type, booking_id, substr(body, 1, 4096), at, replayed_at, original_sender
 		FROM dead_letters ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("observer: list dead letters: %w", err)
@@ -154,7 +146,7 @@ func (s *Service) Replay(ctx context.Context, id string) error {
 	var m saga.Message
 	var queue string
 	var reason string
-	err := s.db.R.QueryRowContext(ctx, `SELECT message_id, queue, type, booking_id, body, original_sender, reason FROM dead_letters WHERE id = ?`, id).
+	err := s.db.QueryRowContext(ctx, `SELECT message_id, queue, type, booking_id, body, original_sender, reason FROM dead_letters WHERE id = ?`, id).
 		Scan(&m.ID, &queue, &m.Type, &m.CorrelationID, &m.Body, &m.OriginalSender, &reason)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%w: no dead letter %q", saga.ErrNotFound, clip(id, 64))
@@ -178,7 +170,11 @@ func (s *Service) Replay(ctx context.Context, id string) error {
 	if err := s.bus.Replay(ctx, queue, m); err != nil {
 		return fmt.Errorf("observer: replay %s: %w", id, err)
 	}
-	if _, err := s.db.W.ExecContext(ctx, `UPDATE dead_letters SET replayed_at = ? WHERE id = ?`, time.Now().UnixMilli(), id); err != nil {
+	_, err = s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+		_, err := tx.ExecContext(ctx, `UPDATE dead_letters SET replayed_at = ? WHERE id = ?`, time.Now().UnixMilli(), id)
+		return nil, err
+	})
+	if err != nil {
 		return fmt.Errorf("observer: mark %s replayed: %w", id, err)
 	}
 	return nil

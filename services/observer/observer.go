@@ -57,7 +57,7 @@ type Service struct {
 
 // New opens the observer's store.
 func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*Service, error) {
-	err := db.Migrate(ctx, `CREATE TABLE IF NOT EXISTS events (
+	err := db.Migrate(ctx, "observer", sqlite.Exec(`CREATE TABLE IF NOT EXISTS events (
 			seq          INTEGER PRIMARY KEY AUTOINCREMENT,
 			message_id   TEXT NOT NULL,
 			routing_key  TEXT NOT NULL,
@@ -91,19 +91,14 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*S
 			id      INTEGER PRIMARY KEY CHECK (id = 1),
 			dropped INTEGER NOT NULL
 		)`,
-		`INSERT OR IGNORE INTO dead_letter_stats (id, dropped) VALUES (1, 0)`,
-	)
+		`INSERT OR IGNORE INTO dead_letter_stats (id, dropped) VALUES (1, 0)`),
+		// caused_by came after the first release: files made before it lack
+		// it, and their old events keep it empty.
+		sqlite.AddColumn("events", "caused_by", "TEXT NOT NULL DEFAULT ''"),
+		// original_sender came with broker-validated senders; older dead
+		// letters do not know theirs.
+		sqlite.AddColumn("dead_letters", "original_sender", "TEXT NOT NULL DEFAULT ''"))
 	if err != nil {
-		return nil, fmt.Errorf("observer: %w", err)
-	}
-	// caused_by came after the first release: files made before it lack it,
-	// and their old events keep it empty.
-	if err := db.AddColumn(ctx, "events", "caused_by", "TEXT NOT NULL DEFAULT ''"); err != nil {
-		return nil, fmt.Errorf("observer: %w", err)
-	}
-	// original_sender came with broker-validated senders; older dead letters
-	// do not know theirs.
-	if err := db.AddColumn(ctx, "dead_letters", "original_sender", "TEXT NOT NULL DEFAULT ''"); err != nil {
 		return nil, fmt.Errorf("observer: %w", err)
 	}
 	return &Service{db: db, bus: bus, log: log.With("participant", saga.PartObserver), counts: map[[2]string]int64{}}, nil
@@ -136,40 +131,27 @@ func (s *Service) record(ctx context.Context, msgs []saga.Message) []saga.Outcom
 	outs := make([]saga.Outcome, len(msgs))
 	now := time.Now().UTC()
 	var fresh []Event
-	err := func() error {
-		tx, err := s.db.W.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("observer: begin: %w", err)
-		}
-		defer tx.Rollback()
-		stmt, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO events
-			(message_id, routing_key, booking_id, type, source, caused_by, attempt, published_at, observed_at, payload)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return fmt.Errorf("observer: prepare: %w", err)
-		}
-		defer stmt.Close()
+	_, err := s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
 		for _, m := range msgs {
 			ev := Event{MessageID: m.ID, BookingID: m.CorrelationID, Queue: m.RoutingKey, Type: m.Type, Source: m.Source,
 				CausedBy: clip(m.CausationID, 64), Attempt: m.Attempt, At: m.Timestamp.UTC(), ObservedAt: now, Payload: payload(m.Body, m.Size), Redelivered: m.Redelivered}
 			if ev.MessageID == "" {
 				ev.MessageID = saga.NewID() // a foreign message: record it anyway
 			}
-			res, err := stmt.ExecContext(ctx, ev.MessageID, ev.Queue, clip(ev.BookingID, 64), clip(ev.Type, 64), clip(ev.Source, 64),
+			res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO events
+				(message_id, routing_key, booking_id, type, source, caused_by, attempt, published_at, observed_at, payload)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ev.MessageID, ev.Queue, clip(ev.BookingID, 64), clip(ev.Type, 64), clip(ev.Source, 64),
 				ev.CausedBy, ev.Attempt, ev.At.UnixMilli(), now.UnixMilli(), []byte(ev.Payload))
 			if err != nil {
-				return fmt.Errorf("observer: insert event: %w", err)
+				return nil, fmt.Errorf("observer: insert event: %w", err)
 			}
 			if n, _ := res.RowsAffected(); n == 1 {
 				ev.Seq, _ = res.LastInsertId()
 				fresh = append(fresh, ev)
 			}
 		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("observer: commit: %w", err)
-		}
-		return nil
-	}()
+		return nil, nil
+	})
 	if err != nil {
 		for i := range outs {
 			outs[i].Err = err
@@ -222,7 +204,7 @@ func clip(s string, n int) string {
 
 // Events returns a booking's events in the order they were observed.
 func (s *Service) Events(ctx context.Context, bookingID string) ([]Event, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE booking_id = ? ORDER BY seq LIMIT 1000`, bookingID)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE booking_id = ? ORDER BY seq LIMIT 1000`, bookingID)
 	if err != nil {
 		return nil, fmt.Errorf("observer: events of %s: %w", bookingID, err)
 	}

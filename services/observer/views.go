@@ -29,7 +29,7 @@ func (s *Service) EventsOf(ctx context.Context, bookingIDs []string) (map[string
 	// The (booking_id, seq) index answers each IN term with a range scan.
 	q := `SELECT ` + eventCols + `
 		FROM events WHERE booking_id IN (?` + strings.Repeat(", ?", len(bookingIDs)-1) + `) ORDER BY booking_id, seq`
-	rows, err := s.db.R.QueryContext(ctx, q, args...)
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("observer: events of %d bookings: %w", len(bookingIDs), err)
 	}

@@ -22,7 +22,7 @@ var _ invariants.Ledger = (*Audit)(nil)
 // Head returns the time of the newest ledger line.
 func (a *Audit) Head(ctx context.Context) (int64, error) {
 	var at int64
-	if err := a.s.db.R.QueryRowContext(ctx, `SELECT COALESCE(max(at), 0) FROM ledger`).Scan(&at); err != nil {
+	if err := a.s.db.QueryRowContext(ctx, `SELECT COALESCE(max(at), 0) FROM ledger`).Scan(&at); err != nil {
 		return 0, fmt.Errorf("payment: audit head: %w", err)
 	}
 	return at, nil
@@ -35,7 +35,7 @@ func (a *Audit) Changes(ctx context.Context, from invariants.Cursor, limit int) 
 	if i := strings.LastIndexByte(from.Key, '/'); i >= 0 {
 		booking, kind = from.Key[:i], from.Key[i+1:]
 	}
-	rows, err := a.s.db.R.QueryContext(ctx, `SELECT booking_id, kind, at FROM ledger
+	rows, err := a.s.db.QueryContext(ctx, `SELECT booking_id, kind, at FROM ledger
 		WHERE (at, booking_id, kind) >= (?, ?, ?) ORDER BY at, booking_id, kind LIMIT ?`, from.At, booking, kind, limit)
 	if err != nil {
 		return nil, fmt.Errorf("payment: audit changes: %w", err)
@@ -63,7 +63,7 @@ func (a *Audit) Nets(ctx context.Context, ids []string) (map[string]invariants.N
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := a.s.db.R.QueryContext(ctx, `SELECT booking_id, kind, amount_cents FROM ledger WHERE booking_id IN (?`+
+	rows, err := a.s.db.QueryContext(ctx, `SELECT booking_id, kind, amount_cents FROM ledger WHERE booking_id IN (?`+
 		strings.Repeat(", ?", len(ids)-1)+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("payment: audit ledger of %d bookings: %w", len(ids), err)

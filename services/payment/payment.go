@@ -32,7 +32,7 @@ type Entry struct {
 
 // New opens Payment's store and returns the service.
 func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, sw *saga.Switches, log *slog.Logger) (*Service, error) {
-	err := db.Migrate(ctx, `CREATE TABLE IF NOT EXISTS ledger (
+	err := db.Migrate(ctx, "payment", sqlite.Exec(`CREATE TABLE IF NOT EXISTS ledger (
 		booking_id   TEXT NOT NULL,
 		kind         TEXT NOT NULL CHECK (kind IN ('charge', 'refund')),
 		amount_cents INTEGER NOT NULL,
@@ -45,7 +45,7 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, sw *saga.Switches, lo
 		`CREATE TABLE IF NOT EXISTS closed (
 			booking_id TEXT PRIMARY KEY,
 			at         INTEGER NOT NULL
-		) WITHOUT ROWID`)
+		) WITHOUT ROWID`))
 	if err != nil {
 		return nil, fmt.Errorf("payment: %w", err)
 	}
@@ -140,7 +140,7 @@ func (s *Service) Ledger(ctx context.Context, bookingID string, limit int) ([]En
 		q = `SELECT booking_id, kind, amount_cents, at FROM ledger WHERE booking_id = ? ORDER BY at DESC LIMIT ?`
 		args = []any{bookingID, limit}
 	}
-	rows, err := s.db.R.QueryContext(ctx, q, args...)
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("payment: list ledger: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sagaboard/sagaboard/services/invariants"
+	"github.com/sagaboard/sagaboard/services/sqlite"
 )
 
 // Audit is SeatUpdating's record of sales as the invariant checker reads it:
@@ -17,7 +18,7 @@ type Audit struct{ s *Service }
 // the time of sale its change feed reads by: one short write at start,
 // nothing once the index exists.
 func (s *Service) Audit(ctx context.Context) (*Audit, error) {
-	if err := s.db.Migrate(ctx, `CREATE INDEX IF NOT EXISTS tickets_at ON tickets (at)`); err != nil {
+	if err := s.db.Migrate(ctx, "seats-audit", sqlite.Exec(`CREATE INDEX IF NOT EXISTS tickets_at ON tickets (at)`)); err != nil {
 		return nil, fmt.Errorf("seats: index for the audit: %w", err)
 	}
 	return &Audit{s: s}, nil
@@ -28,7 +29,7 @@ var _ invariants.Tickets = (*Audit)(nil)
 // Head returns the time of the newest ticket.
 func (a *Audit) Head(ctx context.Context) (int64, error) {
 	var at int64
-	if err := a.s.db.R.QueryRowContext(ctx, `SELECT COALESCE(max(at), 0) FROM tickets`).Scan(&at); err != nil {
+	if err := a.s.db.QueryRowContext(ctx, `SELECT COALESCE(max(at), 0) FROM tickets`).Scan(&at); err != nil {
 		return 0, fmt.Errorf("seats: audit head: %w", err)
 	}
 	return at, nil
@@ -36,7 +37,7 @@ func (a *Audit) Head(ctx context.Context) (int64, error) {
 
 // Changes lists tickets by (at, seat_id); the Key of a ticket is its seat.
 func (a *Audit) Changes(ctx context.Context, from invariants.Cursor, limit int) ([]invariants.Change, error) {
-	rows, err := a.s.db.R.QueryContext(ctx, `SELECT seat_id, booking_id, at FROM tickets
+	rows, err := a.s.db.QueryContext(ctx, `SELECT seat_id, booking_id, at FROM tickets
 		WHERE (at, seat_id) >= (?, ?) ORDER BY at, seat_id LIMIT ?`, from.At, from.Key, limit)
 	if err != nil {
 		return nil, fmt.Errorf("seats: audit changes: %w", err)
@@ -64,7 +65,7 @@ func (a *Audit) Sold(ctx context.Context, ids []string) (map[string][]string, er
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := a.s.db.R.QueryContext(ctx, `SELECT booking_id, seat_id FROM tickets WHERE booking_id IN (?`+
+	rows, err := a.s.db.QueryContext(ctx, `SELECT booking_id, seat_id FROM tickets WHERE booking_id IN (?`+
 		strings.Repeat(", ?", len(ids)-1)+`) ORDER BY booking_id, seat_id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("seats: audit tickets of %d bookings: %w", len(ids), err)
@@ -89,7 +90,7 @@ func (a *Audit) Window(ctx context.Context, after, last string) ([]invariants.Ti
 	if last == "" {
 		q, args = `SELECT seat_id, booking_id FROM tickets WHERE seat_id > ? ORDER BY seat_id`, []any{after}
 	}
-	rows, err := a.s.db.R.QueryContext(ctx, q, args...)
+	rows, err := a.s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("seats: audit tickets after %q: %w", after, err)
 	}

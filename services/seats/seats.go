@@ -28,7 +28,7 @@ type Service struct {
 func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, sw *saga.Switches, log *slog.Logger) (*Service, error) {
 	// tickets is the record of sales: the primary key makes selling one seat
 	// twice impossible, whatever any other store says.
-	err := db.Migrate(ctx, `CREATE TABLE IF NOT EXISTS tickets (
+	err := db.Migrate(ctx, "seats", sqlite.Exec(`CREATE TABLE IF NOT EXISTS tickets (
 		seat_id    TEXT PRIMARY KEY,
 		booking_id TEXT NOT NULL,
 		at         INTEGER NOT NULL
@@ -39,7 +39,7 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, sw *saga.Switches, lo
 		`CREATE TABLE IF NOT EXISTS voided (
 			booking_id TEXT PRIMARY KEY,
 			at         INTEGER NOT NULL
-		) WITHOUT ROWID`)
+		) WITHOUT ROWID`))
 	if err != nil {
 		return nil, fmt.Errorf("seats: %w", err)
 	}
@@ -144,7 +144,7 @@ func (s *Service) SellOnPaymentCompleted(ctx context.Context, tx *sqlite.Tx, m s
 // Sold returns how many tickets were issued, for checks and metrics.
 func (s *Service) Sold(ctx context.Context) (int, error) {
 	var n int
-	if err := s.db.R.QueryRowContext(ctx, `SELECT count(*) FROM tickets`).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM tickets`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("seats: count tickets: %w", err)
 	}
 	return n, nil

@@ -59,7 +59,7 @@ func sell(tb testing.TB, svc *seats.Service, db *sqlite.DB, m saga.Message) saga
 // owners returns every ticket: seat → booking.
 func owners(tb testing.TB, db *sqlite.DB) map[string]string {
 	tb.Helper()
-	rows, err := db.R.Query(`SELECT seat_id, booking_id FROM tickets`)
+	rows, err := db.QueryContext(context.Background(), `SELECT seat_id, booking_id FROM tickets`)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -103,7 +103,7 @@ func TestOpenAddsCausedByToAnOutboxFromAnOlderRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	db.Migrate(context.Background(), `CREATE TABLE IF NOT EXISTS effects (message_id TEXT, note TEXT)`)
+	db.Migrate(context.Background(), "effects", sqlite.Exec(`CREATE TABLE IF NOT EXISTS effects (message_id TEXT, note TEXT)`))
 	_, last := db.Apply(context.Background(), []saga.Message{{ID: "m1", Body: []byte("ok")}}, effect)
 	got := relayAll(t, db, last)
 	if len(got) != 2 || got[0].ID != "waiting" || got[0].CausationID != "" || got[1].CausationID != "m1" {

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver; no cgo
@@ -20,9 +19,13 @@ import (
 // DB is one participant's database: a single writer connection, because
 // SQLite serialises writers anyway and a pool would only add SQLITE_BUSY
 // retries, and a pool of readers that WAL lets run beside it.
+//
+// Neither pool is exported: every write goes through Write or Apply, in a
+// transaction that commits its outbox with it, and reads go through the
+// readers, which SQLite itself keeps from writing (query_only).
 type DB struct {
-	W     *sql.DB // the one writer
-	R     *sql.DB // readers
+	w     *sql.DB // the one writer
+	r     *sql.DB // readers
 	Path  string
 	cache stmts
 	// relay, when set, is handed every outbox row this process commits, so
@@ -68,13 +71,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
 
-	db := &DB{W: w, R: r, Path: path}
-	if err := db.Migrate(ctx, baseSchema...); err != nil {
-		db.Close()
-		return nil, err
-	}
-	// caused_by came after the first release: files made before it lack it.
-	if err := db.AddColumn(ctx, "outbox", "caused_by", "TEXT NOT NULL DEFAULT ''"); err != nil {
+	db := &DB{w: w, r: r, Path: path}
+	if err := db.Migrate(ctx, "sqlite", baseSchema...); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -89,8 +87,8 @@ func (db *DB) Close() error {
 	}
 	db.cache.m, db.cache.wanted = nil, nil
 	db.cache.mu.Unlock()
-	err1 := db.R.Close()
-	err2 := db.W.Close()
+	err1 := db.r.Close()
+	err2 := db.w.Close()
 	if err2 != nil {
 		return fmt.Errorf("sqlite: close %s: %w", db.Path, err2)
 	}
@@ -100,72 +98,53 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// Migrate runs schema statements; each must be idempotent (IF NOT EXISTS).
-func (db *DB) Migrate(ctx context.Context, stmts ...string) error {
-	for _, s := range stmts {
-		if _, err := db.W.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("sqlite: migrate %s: %w", db.Path, err)
-		}
-	}
-	return nil
-}
-
-// AddColumn adds a column to an existing table unless it is there already:
-// SQLite has no ADD COLUMN IF NOT EXISTS, and a table created by an older
-// release keeps its old shape under CREATE TABLE IF NOT EXISTS. decl must
-// give a default when the column is NOT NULL, so existing rows get a value.
-func (db *DB) AddColumn(ctx context.Context, table, column, decl string) error {
-	var n int
-	err := db.W.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, table, column).Scan(&n)
-	if err != nil {
-		return fmt.Errorf("sqlite: look for %s.%s in %s: %w", table, column, db.Path, err)
-	}
-	if n > 0 {
-		return nil
-	}
-	// Names cannot be bound as parameters; callers pass constants.
-	if _, err := db.W.ExecContext(ctx, `ALTER TABLE "`+table+`" ADD COLUMN "`+column+`" `+decl); err != nil {
-		// Two processes sharing the file may both have looked before
-		// either added it: the one that comes second finds it there.
-		if strings.Contains(err.Error(), "duplicate column name") {
-			return nil
-		}
-		return fmt.Errorf("sqlite: add %s.%s to %s: %w", table, column, db.Path, err)
-	}
-	return nil
-}
-
 // Ping checks that the database answers, for /healthz.
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
-	if err := db.R.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+	if err := db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("sqlite: ping %s: %w", filepath.Base(db.Path), err)
 	}
 	return nil
 }
 
-var baseSchema = []string{
-	// inbox records every message id a participant has applied, in the same
-	// transaction as the effect, so a redelivery is recognised and skipped.
-	`CREATE TABLE IF NOT EXISTS inbox (
-		message_id TEXT PRIMARY KEY,
-		queue      TEXT NOT NULL,
-		at         INTEGER NOT NULL
-	) WITHOUT ROWID`,
-	// outbox holds messages committed with their effect and not yet confirmed
-	// by the broker. The relay publishes them in seq order and deletes them.
-	`CREATE TABLE IF NOT EXISTS outbox (
-		seq            INTEGER PRIMARY KEY AUTOINCREMENT,
-		message_id     TEXT NOT NULL,
-		correlation_id TEXT NOT NULL,
-		type           TEXT NOT NULL,
-		routing_key    TEXT NOT NULL,
-		source         TEXT NOT NULL,
-		caused_by      TEXT NOT NULL DEFAULT '',
-		attempt        INTEGER NOT NULL DEFAULT 0,
-		at             INTEGER NOT NULL,
-		body           BLOB NOT NULL
-	)`,
+// baseSchema is the inbox and the outbox every participant's file has.
+var baseSchema = []Migration{
+	Exec(
+		// inbox records every message id a participant has applied, in the
+		// same transaction as the effect, so a redelivery is recognised and
+		// skipped.
+		`CREATE TABLE IF NOT EXISTS inbox (
+			message_id TEXT PRIMARY KEY,
+			queue      TEXT NOT NULL,
+			at         INTEGER NOT NULL
+		) WITHOUT ROWID`,
+		// outbox holds messages committed with their effect and not yet
+		// confirmed by the broker. The relay publishes them in seq order and
+		// deletes them.
+		`CREATE TABLE IF NOT EXISTS outbox (
+			seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+			message_id     TEXT NOT NULL,
+			correlation_id TEXT NOT NULL,
+			type           TEXT NOT NULL,
+			routing_key    TEXT NOT NULL,
+			source         TEXT NOT NULL,
+			caused_by      TEXT NOT NULL DEFAULT '',
+			attempt        INTEGER NOT NULL DEFAULT 0,
+			at             INTEGER NOT NULL,
+			body           BLOB NOT NULL
+		)`),
+	// caused_by came after the first release: files made before it lack it.
+	AddColumn("outbox", "caused_by", "TEXT NOT NULL DEFAULT ''"),
+}
+
+// QueryContext runs a query on the readers.
+func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return db.r.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs a single-row query on the readers.
+func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.r.QueryRowContext(ctx, query, args...)
 }
 
 // millis stores times as Unix milliseconds: compact, sortable, and free of

@@ -29,7 +29,7 @@ func mustOpenAt(tb testing.TB, path string) *sqlite.DB {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background(), `CREATE TABLE IF NOT EXISTS effects (message_id TEXT, note TEXT)`); err != nil {
+	if err := db.Migrate(context.Background(), "effects", sqlite.Exec(`CREATE TABLE IF NOT EXISTS effects (message_id TEXT, note TEXT)`)); err != nil {
 		tb.Fatal(err)
 	}
 	return db
@@ -50,7 +50,7 @@ func effect(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message,
 func count(tb testing.TB, db *sqlite.DB, q string) int {
 	tb.Helper()
 	var n int
-	if err := db.R.QueryRow(q).Scan(&n); err != nil {
+	if err := db.QueryRowContext(context.Background(), q).Scan(&n); err != nil {
 		tb.Fatal(err)
 	}
 	return n

@@ -55,7 +55,7 @@ func (db *DB) prepareWanted(ctx context.Context) {
 	db.cache.wanted = nil
 	db.cache.mu.Unlock()
 	for q := range wanted {
-		s, err := db.W.PrepareContext(ctx, q)
+		s, err := db.w.PrepareContext(ctx, q)
 		if err != nil {
 			continue // it keeps running uncached, which is only slower
 		}
@@ -98,7 +98,7 @@ func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sq
 
 // begin starts a write transaction with the statement cache.
 func (db *DB) begin(ctx context.Context) (*Tx, error) {
-	tx, err := db.W.BeginTx(ctx, nil)
+	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: begin: %w", err)
 	}

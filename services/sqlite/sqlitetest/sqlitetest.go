@@ -72,7 +72,7 @@ func MustApplyOne(tb testing.TB, db *sqlite.DB, effect sqlite.Effect, m saga.Mes
 func Count(tb testing.TB, db *sqlite.DB, query string, args ...any) int {
 	tb.Helper()
 	var n int
-	if err := db.R.QueryRow(query, args...).Scan(&n); err != nil {
+	if err := db.QueryRowContext(context.Background(), query, args...).Scan(&n); err != nil {
 		tb.Fatalf("%s: %v", query, err)
 	}
 	return n
