@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -20,11 +21,15 @@ import (
 	"github.com/sagaboard/sagaboard/services/rabbit"
 )
 
-// requireBroker skips without the local broker.
+// requireBroker skips without the local broker, except under CI, where a
+// missing broker is a failure.
 func requireBroker(t *testing.T) {
 	t.Helper()
 	conn, err := amqp.Dial("amqp://guest:guest@127.0.0.1:5672/")
 	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("RabbitMQ is not reachable on 127.0.0.1:5672 (%v); CI must have it", err)
+		}
 		t.Skipf("RabbitMQ is not reachable on 127.0.0.1:5672 (%v)", err)
 	}
 	conn.Close()
