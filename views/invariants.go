@@ -89,15 +89,15 @@ func (v Invariants) Unchecked() int {
 func (v Invariants) Headline() string {
 	switch {
 	case v.BrokenRules() > 0:
-		return invPlural(v.BrokenRules(), "rule is", "rules are") + " broken"
+		return plural(v.BrokenRules(), "rule is", "rules are") + " broken"
 	case v.State == "starting":
 		return "the first check is running"
 	case v.State == "error":
 		return "the last check failed"
 	case v.Unchecked() > 0:
-		return invPlural(v.Holding(), "rule holds", "rules hold") + " · " + strconv.Itoa(v.Unchecked()) + " not checked in this process"
+		return plural(v.Holding(), "rule holds", "rules hold") + " · " + strconv.Itoa(v.Unchecked()) + " not checked in this process"
 	}
-	return invPlural(v.Holding(), "rule holds", "rules hold")
+	return plural(v.Holding(), "rule holds", "rules hold")
 }
 
 // Facts is the line under the headline: how fresh and how much.
@@ -141,7 +141,8 @@ func (r InvariantRule) Mark() string {
 	return "✔"
 }
 
-func invPlural(n int, one, many string) string {
+// plural says "1 rule" or "3 rules".
+func plural(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}

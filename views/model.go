@@ -240,6 +240,8 @@ type Notice struct {
 type DeadLetters struct {
 	Known bool
 	List  []DeadLetter
+	// Dropped counts older dead letters deleted to keep only the newest.
+	Dropped int64
 }
 
 // DeadLetter is one of them.
@@ -247,6 +249,8 @@ type DeadLetter struct {
 	ID, Queue, Reason, Type, BookingID, Body string
 	At                                       time.Time
 	ReplayedAt                               *time.Time
+	// Forged is a message its sender may not send: shown, never replayed.
+	Forged bool
 }
 
 // BookingPage is GET /bookings/{id}.

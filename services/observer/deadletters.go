@@ -28,7 +28,13 @@ type DeadLetter struct {
 	// dead-lettered, "" when unknown, so a replay is believed only as far as
 	// its first publisher was.
 	OriginalSender string `json:"original_sender,omitempty"`
+	// Forged says a consumer refused the message because its sender may not
+	// send it. Such a dead letter is shown as evidence and never replayed.
+	Forged bool `json:"forged,omitempty"`
 }
+
+// forged reports whether reason is a consumer's "forged: …".
+func forged(reason string) bool { return strings.HasPrefix(reason, saga.ErrForged.Error()+": ") }
 
 // MaxStoredBody bounds what a dead letter keeps for replay: a body within
 // saga.MaxBodyBytes whole, since it might be handled once replayed; of a
@@ -130,7 +136,7 @@ func (s *Service) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, err
 		if err := rows.Scan(&d.ID, &d.MessageID, &d.Queue, &d.Reason, &d.Type, &d.BookingID, &body, &at, &replayed, &d.OriginalSender); err != nil {
 			return nil, fmt.Errorf("observer: scan dead letter: %w", err)
 		}
-		d.Body, d.At = textPrefix(body, 4096), sqlite.Time(at)
+		d.Body, d.At, d.Forged = textPrefix(body, 4096), sqlite.Time(at), forged(d.Reason)
 		if replayed.Valid {
 			t := sqlite.Time(replayed.Int64)
 			d.ReplayedAt = &t
@@ -160,7 +166,7 @@ func (s *Service) Replay(ctx context.Context, id string) error {
 	// A replay is believed as far as its first sender: one that sender may
 	// not send would only be dead-lettered again, or, on a vhost where the
 	// parts share an identity, believed.
-	if strings.HasPrefix(reason, saga.ErrForged.Error()+": ") {
+	if forged(reason) {
 		return fmt.Errorf("%w: dead letter %s was forged (%s), so it is never replayed", saga.ErrConflict, id, clip(reason, 200))
 	}
 	if m.ID == "" {

@@ -122,10 +122,14 @@ func (b *Builder) DeadLetters(ctx context.Context) (views.DeadLetters, error) {
 	if err != nil {
 		return views.DeadLetters{}, err
 	}
-	d := views.DeadLetters{Known: true, List: make([]views.DeadLetter, len(list))}
+	st, err := b.src.Observer.DeadLetterStats(ctx)
+	if err != nil {
+		return views.DeadLetters{}, err
+	}
+	d := views.DeadLetters{Known: true, List: make([]views.DeadLetter, len(list)), Dropped: st.Dropped}
 	for i, x := range list {
 		d.List[i] = views.DeadLetter{ID: x.ID, Queue: x.Queue, Reason: x.Reason, Type: x.Type, BookingID: x.BookingID,
-			Body: x.Body, At: x.At, ReplayedAt: x.ReplayedAt}
+			Body: x.Body, At: x.At, ReplayedAt: x.ReplayedAt, Forged: x.Forged}
 	}
 	return d, nil
 }

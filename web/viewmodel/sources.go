@@ -89,6 +89,9 @@ type Events interface {
 type DeadLetters interface {
 	// DeadLetters lists the newest dead letters.
 	DeadLetters(ctx context.Context, limit int) ([]observer.DeadLetter, error)
+	// DeadLetterStats counts the dead letters kept and those dropped to keep
+	// only the newest.
+	DeadLetterStats(ctx context.Context) (observer.DeadLetterStats, error)
 }
 
 // Replayer is what web asks of the observer: to send a dead letter back.
@@ -252,6 +255,10 @@ func (absentObserver) Counts() []observer.Count { return nil }
 
 func (absentObserver) DeadLetters(context.Context, int) ([]observer.DeadLetter, error) {
 	return nil, httperr.Absent(saga.PartObserver)
+}
+
+func (absentObserver) DeadLetterStats(context.Context) (observer.DeadLetterStats, error) {
+	return observer.DeadLetterStats{}, httperr.Absent(saga.PartObserver)
 }
 
 func (absentObserver) Replay(context.Context, string) error {
