@@ -1,0 +1,99 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sagaboard/sagaboard/services/rabbit"
+	"github.com/sagaboard/sagaboard/services/saga"
+	"github.com/sagaboard/sagaboard/web"
+)
+
+// ParseFlags reads args, with each flag's default taken from its
+// environment variable, so a flag given wins over the environment.
+func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("sagaboard", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	c := &m.Config
+	fs.StringVar(&c.Addr, "addr", env("SAGABOARD_ADDR", "127.0.0.1:8080"), "HTTP listen address; :0 picks a free port [SAGABOARD_ADDR]")
+	fs.StringVar(&c.AMQP, "amqp", env("AMQP_URL", "amqp://guest:guest@localhost:5672/"), "the RabbitMQ broker [AMQP_URL]")
+	fs.StringVar(&c.Data, "data", env("SAGABOARD_DATA", "./data"), "folder for the SQLite files; created if missing [SAGABOARD_DATA]")
+	rows := fs.String("rows", env("SAGABOARD_ROWS", "10"), "venue rows, used only when the venue is first created [SAGABOARD_ROWS]")
+	cols := fs.String("cols", env("SAGABOARD_COLS", "10"), "venue columns, used only when the venue is first created [SAGABOARD_COLS]")
+	only := fs.String("only", env("SAGABOARD_ONLY", ""), "comma list of parts to run: "+strings.Join(saga.Parts, ",")+" (default all) [SAGABOARD_ONLY]")
+	fs.StringVar(&c.Token, "token", env("SAGABOARD_TOKEN", ""), "token required on state-changing requests; required when -addr is not loopback [SAGABOARD_TOKEN]")
+	deadline := fs.String("deadline", env("SAGABOARD_DEADLINE", "2m"), "compensate a booking still pending this long; 0 turns it off [SAGABOARD_DEADLINE]")
+	quorumDefault, err := strconv.ParseBool(env("SAGABOARD_QUORUM", "false"))
+	if err != nil {
+		return fmt.Errorf("SAGABOARD_QUORUM must be true or false, not %q", getenv("SAGABOARD_QUORUM"))
+	}
+	fs.BoolVar(&c.Quorum, "quorum", quorumDefault, "declare work queues as quorum queues, for a RabbitMQ cluster [SAGABOARD_QUORUM]")
+	fs.StringVar(&c.Pprof, "pprof", env("SAGABOARD_PPROF", ""), "serve Go's profiler on this loopback address, e.g. 127.0.0.1:6060 (default off) [SAGABOARD_PPROF]")
+	allowed := fs.String("allowed-hosts", env("SAGABOARD_ALLOWED_HOSTS", ""), "comma list of Host names answered besides loopback names and the -addr host, e.g. the name a reverse proxy forwards; any other Host is refused [SAGABOARD_ALLOWED_HOSTS]")
+	perClient := fs.String("ws-per-client", env("SAGABOARD_WS_PER_CLIENT", "200"), "live dashboards one client address may hold open, of 1000 in all [SAGABOARD_WS_PER_CLIENT]")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c.AMQPSet = getenv("AMQP_URL") != ""
+	fs.Visit(func(f *flag.Flag) { c.AMQPSet = c.AMQPSet || f.Name == "amqp" })
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q; every option is a flag, see -help", fs.Arg(0))
+	}
+	if c.Venue.Rows, err = strconv.Atoi(*rows); err != nil {
+		return fmt.Errorf("-rows must be a whole number, not %q", *rows)
+	}
+	if c.Venue.Cols, err = strconv.Atoi(*cols); err != nil {
+		return fmt.Errorf("-cols must be a whole number, not %q", *cols)
+	}
+	if err := c.Venue.Validate(); err != nil {
+		return err
+	}
+	if c.Deadline, err = time.ParseDuration(*deadline); err != nil || c.Deadline < 0 {
+		return fmt.Errorf("-deadline must be a duration such as 2m or 0, not %q", *deadline)
+	}
+	if c.WSPerClient, err = strconv.Atoi(*perClient); err != nil || c.WSPerClient < 1 {
+		return fmt.Errorf("-ws-per-client must be a whole number from 1, not %q", *perClient)
+	}
+	c.AllowedHosts = nil
+	for _, h := range strings.Split(*allowed, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			c.AllowedHosts = append(c.AllowedHosts, h)
+		}
+	}
+	if c.Token != "" && len(c.Token) < web.MinTokenLength {
+		return fmt.Errorf("-token is %d characters; it needs at least %d, or it can be guessed. Make one with: openssl rand -hex 16", len(c.Token), web.MinTokenLength)
+	}
+	if err := rabbit.ValidateURL(c.AMQP); err != nil {
+		return fmt.Errorf("-amqp: %w", err)
+	}
+	if c.Pprof != "" && !web.IsLoopback(c.Pprof) {
+		return fmt.Errorf("-pprof %s: the profiler exposes the process's memory, so it only listens on loopback, e.g. 127.0.0.1:6060", c.Pprof)
+	}
+	c.Only = saga.Parts
+	if strings.TrimSpace(*only) != "" && *only != "all" {
+		c.Only = nil
+		for _, p := range strings.Split(*only, ",") {
+			p = strings.TrimSpace(p)
+			if !slices.Contains(saga.Parts, p) {
+				return fmt.Errorf("-only: unknown part %q; choose from %s", p, strings.Join(saga.Parts, ","))
+			}
+			if !slices.Contains(c.Only, p) {
+				c.Only = append(c.Only, p)
+			}
+		}
+	}
+	if !web.IsLoopback(c.Addr) && c.Token == "" && m.serves() {
+		return fmt.Errorf("-addr %s accepts connections from other machines, so state-changing requests need a token: pass -token (or SAGABOARD_TOKEN) of at least %d characters, e.g. from openssl rand -hex 16, or listen on 127.0.0.1", c.Addr, web.MinTokenLength)
+	}
+	return nil
+}
