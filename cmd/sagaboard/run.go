@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/booking"
@@ -224,6 +225,18 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	runners = append(runners, func(ctx context.Context) error { return m.runControl(ctx, switches, live) })
 	changed := switches.Changed()
 	runners = append(runners, func(ctx context.Context) error { return keepSwitches(ctx, switches, changed, c.Data, m.Log) })
+	// The port is taken before any part consumes: a process that cannot
+	// serve stops before it has handled a message.
+	if m.serves() {
+		ln, err := net.Listen("tcp", c.Addr)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("listen on %s: something already listens there (another sagaboard?); choose another address, e.g. -addr 127.0.0.1:0 for any free port (make run ARGS=\"-addr 127.0.0.1:0\")", c.Addr)
+		}
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", c.Addr, err)
+		}
+		m.listener = ln
+	}
 	for _, run := range runners {
 		m.parts.Add(1)
 		go func() {
@@ -234,12 +247,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}()
 	}
 
-	if m.serves() {
-		ln, err := net.Listen("tcp", c.Addr)
-		if err != nil {
-			return fmt.Errorf("listen on %s: %w", c.Addr, err)
-		}
-		m.listener = ln
+	if m.listener != nil {
+		ln := m.listener
 		m.http = &http.Server{Handler: m.server, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 		go func() {
 			if err := m.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -288,6 +297,8 @@ func (m *Main) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = m.http.Shutdown(ctx)
 		cancel()
+	} else if m.listener != nil { // bound, but Run stopped before serving
+		_ = m.listener.Close()
 	}
 	if m.server != nil {
 		m.server.Close()
