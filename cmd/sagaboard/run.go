@@ -224,6 +224,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	runners = append(runners, func(ctx context.Context) error { return m.runControl(ctx, switches, live) })
 	changed := switches.Changed()
 	runners = append(runners, func(ctx context.Context) error { return keepSwitches(ctx, switches, changed, c.Data, m.Log) })
+	if observerSvc != nil {
+		// The observer keeps the switches' history, as every process hears
+		// it, so a past wait is explained by the switches as they were.
+		observed := switches.Changed()
+		runners = append(runners, func(ctx context.Context) error { observerSvc.WatchSwitches(ctx, switches, observed); return nil })
+	}
 	for _, run := range runners {
 		m.parts.Add(1)
 		go func() {
