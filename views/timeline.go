@@ -1,6 +1,7 @@
 package views
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,7 +99,7 @@ func Sentence(e Event) string {
 	case saga.TypeBookingNotified:
 		s = from + " told the user how the booking ended."
 	case saga.TypeDeadlineExceeded:
-		s = from + " found the booking still pending at its deadline and asked " + to + " to undo it."
+		s = from + " saw the deadline pass with the booking still pending, and asked " + to + " to undo it."
 	case saga.TypeSeatsVoidRequested:
 		s = from + " asked " + to + " never to sell these seats (undo before the pivot)."
 	case saga.TypeVoidRefused:
@@ -416,7 +417,9 @@ func LayoutAs(events []Event, big bool, mode string) Timeline {
 // narrower than a dot needs, and a break of fixed width past breakAt.
 func timeGap(d time.Duration, sz size) int {
 	if d >= sz.breakAt {
-		return sz.breakW
+		// Longer breaks are somewhat wider still, so 2 s and 15 s do
+		// not look alike; the label says the length exactly.
+		return int(float64(sz.breakW) * (1 + 0.25*math.Log2(d.Seconds()/sz.breakAt.Seconds())))
 	}
 	return max(sz.minW, int(d.Seconds()*sz.pxPerSec))
 }

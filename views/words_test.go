@@ -33,7 +33,7 @@ func TestSentenceNamesTheSender(t *testing.T) {
 	}{
 		{deadlineEvents[4], "Seats made sure the seats will never be sold, then asked Payment to give the money back"},
 		{ev(1, 0, "RefundRequested", "compensation", "refund_queue", ""), "Compensation asked Payment to give the money back"},
-		{deadlineEvents[2], "Booking found the booking still pending at its deadline and asked Compensation to undo it."},
+		{deadlineEvents[2], "Booking saw the deadline pass with the booking still pending, and asked Compensation to undo it."},
 		{deadlineEvents[8], "Seats got a message for this booking after it was undone"},
 		{declinedEvents[1], "Payment declined the charge: no money was taken."},
 		{ev(1, 0, "PaymentCompleted", "mallory", "seat_update_queue", ""), "Marked as sent by “mallory”, which never sends PaymentCompleted: “mallory” charged"},
@@ -73,7 +73,7 @@ func TestStuckReasonAndLastMessageAfterTheFact(t *testing.T) {
 	b := booking("b5", "gina", saga.StatusCompensated, deadlineEvents)
 	b.Waits = []views.PastWait{{Queue: "seat_update_queue", Step: "seats", From: deadlineEvents[1].At, To: deadlineEvents[1].At.Add(15700 * time.Millisecond), Note: "seats paused"}}
 	doc, _ := mustRender(t, views.BookingDetail(b))
-	if got := text(doc.Find(".why.waited")); got != "⏸ waited 15.7 s in seat_update_queue: seats paused" {
+	if got := text(doc.Find(".why.waited")); got != "waited 15.7 s in seat_update_queue: seats paused" {
 		t.Errorf("the page says %q, want the past wait and its reason", got)
 	}
 	if got := text(doc.Find(".summary")); !strings.Contains(got, "It waited 15.7 s in seat_update_queue: seats paused.") {
