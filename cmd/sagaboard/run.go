@@ -227,8 +227,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if observerSvc != nil {
 		// The observer keeps the switches' history, as every process hears
 		// it, so a past wait is explained by the switches as they were.
-		observed := switches.Changed()
-		runners = append(runners, func(ctx context.Context) error { observerSvc.WatchSwitches(ctx, switches, observed); return nil })
+		runners = append(runners, func(ctx context.Context) error { observerSvc.WatchSwitches(ctx, switches); return nil })
 	}
 	for _, run := range runners {
 		m.parts.Add(1)

@@ -40,18 +40,16 @@ func (s *Service) RecordSwitches(ctx context.Context, st saga.SwitchState) error
 }
 
 // WatchSwitches records the switches as they are, then every change, until
-// ctx ends. changed is switches.Changed(), taken by the caller before any
-// change can be made, so none is missed in between. It returns nothing: a
-// change it cannot record is logged, and the next one is tried.
-func (s *Service) WatchSwitches(ctx context.Context, switches *saga.Switches, changed <-chan struct{}) {
+// ctx ends. Each turn takes the next change's channel before it reads the
+// state, so a change made while one is written wakes it again, and none is
+// missed. It returns nothing: a change it cannot record is logged, and the
+// next one is tried.
+func (s *Service) WatchSwitches(ctx context.Context, switches *saga.Switches) {
 	for {
-		// The next channel before the state, so a change made while this
-		// one is written wakes the loop again.
-		next := switches.Changed()
+		changed := switches.Changed()
 		if err := s.RecordSwitches(context.WithoutCancel(ctx), switches.State()); err != nil {
 			s.log.Warn("could not record a switch change; past waits around it are explained without it", "err", err)
 		}
-		changed = next
 		select {
 		case <-changed:
 		case <-ctx.Done():

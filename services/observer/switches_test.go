@@ -17,8 +17,7 @@ func TestSwitchesDuringTellsThePastFromTheRecord(t *testing.T) {
 	switches := saga.NewSwitches()
 	watch, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
-	changed := switches.Changed()
-	go func() { svc.WatchSwitches(watch, switches, changed); close(done) }()
+	go func() { svc.WatchSwitches(watch, switches); close(done) }()
 	t.Cleanup(func() { stop(); <-done })
 
 	yes, no := true, false
