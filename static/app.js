@@ -4,6 +4,26 @@
 (function () {
   "use strict";
 
+  // Timelines are drawn both ways, in steps and to scale; the reader's
+  // choice is this browser's, kept across pages and live redraws. The
+  // stylesheet shows one drawing by html[data-tl].
+  var TL_KEY = "sagaboard.timeline";
+  function tlMode(mode) {
+    if (mode !== "time") mode = "steps";
+    document.documentElement.dataset.tl = mode;
+    Array.prototype.forEach.call(document.querySelectorAll("[data-tl-mode]"), function (b) {
+      b.setAttribute("aria-pressed", String(b.dataset.tlMode === mode));
+    });
+  }
+  try { tlMode(localStorage.getItem(TL_KEY)); } catch (e) { tlMode("steps"); }
+  document.addEventListener("DOMContentLoaded", function () { tlMode(document.documentElement.dataset.tl); });
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("[data-tl-mode]");
+    if (!b) return;
+    tlMode(b.dataset.tlMode);
+    try { localStorage.setItem(TL_KEY, b.dataset.tlMode); } catch (err) { /* private mode: this page only */ }
+  });
+
   // Answers with 4xx/5xx carry the sentence to show ("seat A2 is held"),
   // so swap them like any other answer.
   htmx.config.responseHandling = [
@@ -205,6 +225,11 @@
     $all(".since[data-since]").forEach(function (el) {
       var t = Date.parse(el.dataset.since);
       if (!isNaN(t)) el.textContent = age(Math.max(0, now - t));
+    });
+    // "next try in 3 s" counts down to its time, then says it is due.
+    $all(".until[data-until]").forEach(function (el) {
+      var t = Date.parse(el.dataset.until);
+      if (!isNaN(t)) el.textContent = t > now ? "in " + age(t - now) : "due now";
     });
   }
   setInterval(tick, 1000);

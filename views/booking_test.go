@@ -77,7 +77,7 @@ func TestHostileUserIDAndPayloadAreShownAsText(t *testing.T) {
 func TestCompensationPathIsMarked(t *testing.T) {
 	b := booking("b2", "bob", saga.StatusCompensated, declinedEvents)
 	doc, _ := mustRender(t, views.BookingCard(b))
-	dots := doc.Find("svg.timeline g.dot")
+	dots := doc.Find(`svg.timeline[data-mode="steps"] g.dot`)
 	if dots.Length() != len(declinedEvents) {
 		t.Fatalf("%d dots, want one per message (%d)", dots.Length(), len(declinedEvents))
 	}
@@ -91,14 +91,14 @@ func TestCompensationPathIsMarked(t *testing.T) {
 			t.Errorf("%s on the compensation path = %v, want %v", typ, undo[typ], want)
 		}
 	}
-	failed := doc.Find(`g.dot[data-type="PaymentServiceFailed"]`)
+	failed := doc.Find(`svg[data-mode="steps"] g.dot[data-type="PaymentServiceFailed"]`)
 	if !failed.HasClass("k-failure") || failed.AttrOr("data-lane", "") != "payment" {
 		t.Errorf("the failure is drawn as %q in lane %q, want k-failure in payment", failed.AttrOr("class", ""), failed.AttrOr("data-lane", ""))
 	}
 	if got := text(failed.Find(".dot-label")); got != "declined" {
 		t.Errorf("failure label = %q", got)
 	}
-	if n := doc.Find("path.hop.undo").Length(); n != 4 {
+	if n := doc.Find(`svg[data-mode="steps"] path.hop.undo`).Length(); n != 4 {
 		t.Errorf("%d dashed undo lines, want 4 (into the failure, two undos, the notice)", n)
 	}
 	// The fixture's failure carries no injected flag, so it reads as real.
@@ -120,7 +120,8 @@ func TestCompensationPathIsMarked(t *testing.T) {
 }
 
 func TestPivotHopTimesAndLanes(t *testing.T) {
-	doc, _ := mustRender(t, views.BookingCard(booking("b1", "alice", saga.StatusConfirmed, happyEvents)))
+	page, _ := mustRender(t, views.BookingCard(booking("b1", "alice", saga.StatusConfirmed, happyEvents)))
+	doc := page.Find(`svg[data-mode="steps"]`)
 	pivot := doc.Find(`g.dot[data-type="SeatsSold"]`)
 	if !pivot.HasClass("k-pivot") || !strings.Contains(text(pivot.Find(".dot-label")), "pivot") {
 		t.Errorf("SeatsSold is not marked as the pivot: class %q label %q", pivot.AttrOr("class", ""), text(pivot.Find(".dot-label")))
@@ -143,32 +144,40 @@ func TestPivotHopTimesAndLanes(t *testing.T) {
 	if lane["PaymentCompleted"] != "payment" || lane["SeatsSold"] != "seats" || lane["BookingNotified"] != "notification" {
 		t.Errorf("each hop should sit in its sender's lane: %v", lane)
 	}
-	if got := text(doc.Find(".b-total")); got != "1.5 s" {
+	if got := text(page.Find(".b-total")); got != "1.5 s" {
 		t.Errorf("total = %q, want 1.5 s", got)
 	}
-	if got := text(doc.Find(".why")); got != "Booking SUCCESS sent to user alice" {
+	if got := text(page.Find(".why")); got != "Booking SUCCESS sent to user alice" {
 		t.Errorf("why = %q, want what the user was told", got)
 	}
 }
 
-func TestRetriesShowAsOneDotWithACount(t *testing.T) {
-	events := append([]views.Event{}, happyEvents[:3]...)
-	for i := range 3 {
-		e := ev(int64(4+i), 10+100*i, "NotificationRetry", "notification", "notification_retry_100ms", "send failed: notification.fail_rate=1")
-		e.Attempt = i + 1
-		events = append(events, e)
+// A few retries are drawn dot by dot, each at its own time, so their
+// real times show; a long run is one dot with its count and its span.
+func TestRetriesShowTheirRealTimes(t *testing.T) {
+	retries := func(n int) []views.Event {
+		events := append([]views.Event{}, happyEvents[:3]...)
+		for i := range n {
+			e := ev(int64(4+i), 10+700*i, "NotificationRetry", "notification", "notification_retry_500ms", "send failed: notification.fail_rate=1")
+			e.Attempt = i + 1
+			events = append(events, e)
+		}
+		return events
 	}
-	b := booking("b1", "alice", saga.StatusConfirmed, events)
+	b := booking("b1", "alice", saga.StatusConfirmed, retries(3))
 	b.Notified = false
 	doc, _ := mustRender(t, views.BookingCard(b))
-	retry := doc.Find("g.dot.k-retry")
-	if retry.Length() != 1 {
-		t.Fatalf("%d retry dots, want the three retries as one", retry.Length())
+	steps := doc.Find(`svg[data-mode="steps"]`)
+	retry := steps.Find("g.dot.k-retry")
+	if retry.Length() != 3 {
+		t.Fatalf("%d retry dots, want one per retry", retry.Length())
 	}
-	if got := text(retry.Find(".dot-label")); got != "retry ×3" {
-		t.Errorf("retry label = %q, want retry ×3", got)
+	var took []string
+	retry.Find("text.took").Each(func(_ int, s *goquery.Selection) { took = append(took, s.Text()) })
+	if want := "+5 ms|+700 ms|+700 ms"; strings.Join(took, "|") != want {
+		t.Errorf("the retries' times read %v, want %s", took, want)
 	}
-	if retry.HasClass("undo") {
+	if retry.First().HasClass("undo") {
 		t.Error("a retry after the pivot is drawn as an undo")
 	}
 	if got := text(doc.Find(".told")); got != "✉ not yet" {
@@ -177,6 +186,17 @@ func TestRetriesShowAsOneDotWithACount(t *testing.T) {
 	doc, _ = mustRender(t, views.BookingDetail(b))
 	if got := text(doc.Find(".summary")); !strings.Contains(got, "failed 3 times so far") {
 		t.Errorf("summary = %q, want the retries counted", got)
+	}
+
+	long := booking("b1", "alice", saga.StatusConfirmed, retries(views.MaxRetryDots+2))
+	long.Notified = false
+	doc, _ = mustRender(t, views.BookingCard(long))
+	retry = doc.Find(`svg[data-mode="steps"] g.dot.k-retry`)
+	if retry.Length() != 1 || retry.AttrOr("data-count", "") != "8" {
+		t.Fatalf("a run of 8 retries is %d dots (count %q), want one dot of 8", retry.Length(), retry.AttrOr("data-count", ""))
+	}
+	if got := text(retry.Find("text.took")); got != "+5 ms, 8 in 4.9 s" {
+		t.Errorf("the folded run's time reads %q, want its span", got)
 	}
 }
 
@@ -195,7 +215,7 @@ func TestBookingDetailExplainsEveryMessage(t *testing.T) {
 		if got := text(li.Find(".ev-lane")); got != e.Source {
 			t.Errorf("message %d lane %q, want %q", i+1, got, e.Source)
 		}
-		if li.Find(".ev-meaning").Text() != views.Meaning(e.Type) || strings.Contains(views.Meaning(e.Type), "does not know") {
+		if li.Find(".ev-meaning").Text() != views.Sentence(e) || strings.Contains(views.Sentence(e), "does not know") {
 			t.Errorf("message %d (%s) has no plain explanation", i+1, e.Type)
 		}
 		if pre := li.Find("details pre").Text(); !strings.Contains(pre, e.Reason) {
@@ -205,7 +225,7 @@ func TestBookingDetailExplainsEveryMessage(t *testing.T) {
 			t.Errorf("message %d (%s) undo mark = %v", i+1, e.Type, li.HasClass("undo"))
 		}
 	})
-	if got := text(doc.Find(".summary")); !strings.HasPrefix(got, "Compensated: a step failed (declined: payment.fail_rate=1)") {
+	if got := text(doc.Find(".summary")); !strings.HasPrefix(got, "Compensated: Payment declined the charge (declined: payment.fail_rate=1), so no money was taken") {
 		t.Errorf("summary = %q", got)
 	}
 	if got := doc.Find("article").AttrOr("data-status", ""); got != "compensated" {
@@ -220,7 +240,7 @@ func TestCardSaysWhereABookingWaits(t *testing.T) {
 	b := booking("b3", "gus", saga.StatusPending, happyEvents[:2])
 	b.Waiting = &views.Waiting{Queue: "seat_update_queue", Since: t0, For: 12 * time.Second, Note: "seats paused"}
 	doc, _ := mustRender(t, views.BookingCard(b))
-	if got := text(doc.Find(".why")); got != "● waiting in seat_update_queue for 12 s — seats paused" {
+	if got := text(doc.Find(".why")); got != "● waiting in seat_update_queue for 12 s so far — seats paused" {
 		t.Errorf("a pending booking reads %q", got)
 	}
 	if got := doc.Find(".why .since").AttrOr("data-since", ""); got != views.Stamp(t0) {
@@ -238,7 +258,7 @@ func TestCardSaysWhereABookingWaits(t *testing.T) {
 	if got := text(lines.First()); got != "⚡ injected declined: payment.fail_rate=1" {
 		t.Errorf("the reason reads %q", got)
 	}
-	if got := text(lines.Last()); got != "● waiting in notification_retry_2s for 3 s — retry 3 of 40 for notification" {
+	if got := text(lines.Last()); got != "● waiting in notification_retry_2s for 3 s so far — next try due now — retry 3 of 40 for notification" {
 		t.Errorf("the waiting line reads %q", got)
 	}
 }

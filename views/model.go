@@ -183,6 +183,9 @@ type Booking struct {
 	// Waiting is set until the saga is over (decided and the user told):
 	// where its next step waits, and since when.
 	Waiting *Waiting
+	// Waits are the long waits of its past, each with its reason as the
+	// record had it then.
+	Waits []PastWait
 }
 
 // Waiting says where a booking's next step waits.

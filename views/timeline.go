@@ -1,9 +1,13 @@
 package views
 
 import (
-	"github.com/sagaboard/sagaboard/services/saga"
+	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/sagaboard/sagaboard/services/saga"
 )
 
 // Lanes are the participants, in the order a booking meets them. An event
@@ -49,62 +53,160 @@ func Compensation(typ string) bool {
 	return k == KindFailure || k == KindUndo
 }
 
-// Meaning says in plain words what a message means, for someone who has
-// never heard of a saga.
-func Meaning(typ string) string {
-	switch typ {
+// Sentence says in plain words what a message did, for someone who has
+// never heard of a saga. It names the part that sent it, from the event's
+// source (the broker-validated sender), and the part it went to, from
+// saga.Consumes: the same type means different things from different
+// senders (Seats asks for a refund after voiding a sale, Compensation
+// after a failed one).
+func Sentence(e Event) string {
+	from := PartName(e.Source)
+	to := PartName(receiver(e.Queue))
+	var s string
+	switch e.Type {
 	case saga.TypeBookingCreated:
-		return "Booking held the seats and asked Payment to charge for them."
+		s = from + " held the seats and asked " + to + " to charge for them."
 	case saga.TypePaymentCompleted:
-		return "Payment charged the money and asked Seats to sell the seats."
+		s = from + " charged the money and asked " + to + " to sell the seats."
 	case saga.TypePaymentServiceFailed:
-		return "Payment failed to charge. Nothing was charged, so only the held seats need undoing."
+		s = from + " declined the charge: no money was taken. It asked " + to + " to undo the rest, so only the held seats need releasing."
 	case saga.TypeSeatsSold:
-		return "Seats sold the seats. This is the pivot: from here on nothing is undone, the booking is confirmed."
+		s = from + " sold the seats. This is the pivot: from here on nothing is undone, the booking is confirmed."
 	case saga.TypeSeatUpdatingServiceFailed:
-		return "Seats could not sell the seats. The charge and the hold must be undone."
+		s = from + " could not sell the seats and asked " + to + " to undo the charge and the hold."
 	case saga.TypeRefundRequested:
-		return "Compensation asked Payment to give the money back (undo of the charge)."
+		if e.Source == saga.PartSeats {
+			s = from + " made sure the seats will never be sold, then asked " + to + " to give the money back (undo of the charge)."
+		} else {
+			s = from + " asked " + to + " to give the money back (undo of the charge)."
+		}
 	case saga.TypePaymentRefunded:
-		return "Payment refunded the charge and asked Booking to release the seats."
+		s = from + " gave the money back and asked " + to + " to release the seats."
 	case saga.TypeSeatReleaseRequested:
-		return "Compensation asked Booking to release the held seats (undo of the hold)."
+		s = from + " asked " + to + " to release the held seats (undo of the hold); no money was taken, so there is nothing to refund."
 	case saga.TypeBookingCancelled:
-		return "Booking released the seats and cancelled the booking: every step is undone."
+		s = from + " released the seats and cancelled the booking: every step is undone. It asked " + to + " to tell the user."
 	case saga.TypeNotificationRetry:
-		return "Telling the user failed; Notification will try again after a pause. The outcome does not change."
+		s = from + " could not tell the user"
+		if e.Attempt > 0 {
+			s += " (attempt " + itoa(e.Attempt) + ")"
+		}
+		s += "; it will try again"
+		if d, ok := retryDelay(e.Queue); ok {
+			s += " after " + Duration(d)
+		}
+		s += ". The outcome does not change."
 	case saga.TypeBookingNotified:
-		return "Notification told the user how the booking ended."
+		s = from + " told the user how the booking ended."
 	case saga.TypeDeadlineExceeded:
-		return "The booking was still pending at its deadline, so Booking started undoing it."
+		s = from + " saw the deadline pass with the booking still pending, and asked " + to + " to undo it."
 	case saga.TypeSeatsVoidRequested:
-		return "Compensation asked Seats never to sell these seats (undo before the pivot)."
+		s = from + " asked " + to + " never to sell these seats (undo before the pivot)."
 	case saga.TypeVoidRefused:
-		return "Seats had sold the seats before the undo arrived: the pivot stands and the booking is confirmed."
+		s = from + " had sold the seats before the undo arrived: the pivot stands and the booking is confirmed."
 	case saga.TypeLateMessageNeutralised:
-		return "A message arrived after the booking was undone; it was recognised and left no effect behind."
+		s = from + " got a message for this booking after it was undone; it recognised it as late and left no effect behind."
+	default:
+		return "A message this dashboard does not know, sent by " + from + "."
 	}
-	return "A message this dashboard does not know."
+	if e.Source != "" && !maySend(e.Source, e.Type) {
+		s = "Marked as sent by " + from + ", which never sends " + e.Type + ": " + s
+	}
+	return s
 }
 
+// PartName is a part's name as a sentence says it: "Payment".
+func PartName(part string) string {
+	if part == "" {
+		return "an unknown sender"
+	}
+	if slices.Contains(Lanes, part) {
+		return strings.ToUpper(part[:1]) + part[1:]
+	}
+	return "“" + part + "”"
+}
+
+// maySend reports whether saga.Routes lets part send typ.
+func maySend(part, typ string) bool {
+	for _, r := range saga.Routes {
+		if r.From == part && r.Type == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// retryDelay is how long a retry's holding queue holds it.
+func retryDelay(queue string) (time.Duration, bool) {
+	for _, r := range saga.NotificationRetryQueues {
+		if r.Name == queue {
+			return r.Delay, true
+		}
+	}
+	return 0, false
+}
+
+// receiver names the part that takes messages sent to queue, by
+// saga.Consumes; a retry's holding queue hands it back to Notification.
+func receiver(queue string) string {
+	if _, ok := retryDelay(queue); ok {
+		return saga.PartNotification
+	}
+	for _, part := range Lanes {
+		if slices.Contains(saga.Consumes[part], queue) {
+			return part
+		}
+	}
+	return ""
+}
+
+// Drawing modes: how the timeline spaces its dots.
+const (
+	// ModeSteps spaces every message evenly: the order at a glance.
+	ModeSteps = "steps"
+	// ModeTime spaces messages by the time between them, to scale; a gap
+	// too long to draw to scale is drawn as a marked break with its length.
+	ModeTime = "time"
+)
+
 // Timeline is a booking's events laid out for drawing: a lane per
-// participant, time running left to right, one dot per message.
+// participant, time running left to right, one dot per message. A chain
+// too long for one row goes on in a row below, with the lanes again, so the
+// drawing never needs a sideways scroll.
 type Timeline struct {
-	Lanes  []string
-	Hops   []Hop
+	Mode  string
+	Lanes []string
+	Rows  []Row
+	Hops  []Hop
+	// Breaks are the gaps drawn shorter than they were (time mode).
+	Breaks []Break
 	Width  int
 	Height int
-	// LaneY is the y of each lane's line.
-	LaneY []int
 	// LabelW is the width of the lane names' column.
 	LabelW int
-	// AxisY is the y of the row that says how long each hop took.
-	AxisY int
-	// PivotX is the x of the pivot, 0 when there is none.
-	PivotX int
 	// Total is the time from the first message to the last.
 	Total time.Duration
 	Big   bool
+	// Messages is how many messages the drawing stands for: every one.
+	Messages int
+}
+
+// Row is one row of the drawing: the lanes once more, and an axis.
+type Row struct {
+	// LaneY is the y of each lane's line.
+	LaneY []int
+	// AxisY is the y of the row that says how long each hop took.
+	AxisY int
+	// Top is the y where the row starts.
+	Top int
+}
+
+// Break is a gap drawn shorter than it lasted: two slanted strokes across
+// the lanes, and its real length on the axis.
+type Break struct {
+	Row  int
+	X    int
+	Took time.Duration
 }
 
 // Hop is one dot of the timeline, with the line that leads to it.
@@ -115,34 +217,69 @@ type Hop struct {
 	// Undo is true on the compensation path: the failure, every undo and
 	// the message telling the user, drawn red and dashed.
 	Undo bool
-	// Count is how many messages the dot stands for: consecutive retries
-	// are drawn as one dot.
+	// Count is how many messages the dot stands for: a long run of retries
+	// is drawn as one dot; a short one dot by dot, each at its own time.
 	Count int
-	Lane  int
-	X, Y  int
+	// Span is the time from the first message of a run of retries to its
+	// last.
+	Span time.Duration
+	Lane int
+	Row  int
+	X, Y int
 	// Took is the time since the previous message.
 	Took  time.Duration
 	First bool
+	// RowStart is true for the first dot of a row after the first: its
+	// line comes in from the row's left edge, the chain going on.
+	RowStart bool
 	// FromX, FromY is the previous dot, where the line starts.
 	FromX, FromY int
+	// ShowLabel is false where the label would run into the next dot on
+	// its lane (time mode packs short hops close); the dot's title says it.
+	ShowLabel bool
+	// ShowTook is false where the hop is too narrow for its time.
+	ShowTook bool
 }
 
 // Size of the drawing, compact (the list) or big (a booking's page).
-type size struct{ labelW, stepW, laneH, top, axisH int }
+type size struct {
+	labelW, stepW, laneH, top, axisH, rowGap int
+	// rowW is the widest a row is drawn before the chain goes on below.
+	rowW int
+	// charW is a label's width per character, for fitting labels.
+	charW float64
+	// Time mode: a hop is at least minW wide, pxPerSec to scale up to
+	// breakAt, and breakW for any gap longer than that.
+	minW, breakW int
+	pxPerSec     float64
+	breakAt      time.Duration
+}
 
 var (
-	compactSize = size{labelW: 92, stepW: 92, laneH: 17, top: 10, axisH: 16}
-	bigSize     = size{labelW: 112, stepW: 138, laneH: 32, top: 18, axisH: 24}
+	compactSize = size{labelW: 88, stepW: 90, laneH: 17, top: 10, axisH: 16, rowGap: 8, rowW: 720, charW: 5.9,
+		minW: 18, pxPerSec: 90, breakAt: 1500 * time.Millisecond, breakW: 200}
+	bigSize = size{labelW: 108, stepW: 132, laneH: 30, top: 18, axisH: 24, rowGap: 12, rowW: 860, charW: 7,
+		minW: 24, pxPerSec: 150, breakAt: 1500 * time.Millisecond, breakW: 280}
 )
 
-// Layout lays out events. big is the booking page's drawing; otherwise it
-// is the list's compact one.
-func Layout(events []Event, big bool) Timeline {
+// MaxRetryDots is the longest run of retries drawn dot by dot; a longer
+// one is one dot with its count: forty failed attempts are one fact.
+const MaxRetryDots = 6
+
+// Layout lays out events in steps. big is the booking page's drawing;
+// otherwise it is the list's compact one.
+func Layout(events []Event, big bool) Timeline { return LayoutAs(events, big, ModeSteps) }
+
+// LayoutAs lays out events in the given mode.
+func LayoutAs(events []Event, big bool, mode string) Timeline {
 	sz := compactSize
 	if big {
 		sz = bigSize
 	}
-	t := Timeline{Lanes: append([]string(nil), Lanes...), LabelW: sz.labelW, Big: big}
+	if mode != ModeTime {
+		mode = ModeSteps
+	}
+	t := Timeline{Mode: mode, Lanes: append([]string(nil), Lanes...), LabelW: sz.labelW, Big: big, Messages: len(events)}
 	laneOf := map[string]int{}
 	for i, l := range t.Lanes {
 		laneOf[l] = i
@@ -157,10 +294,20 @@ func Layout(events []Event, big bool) Timeline {
 			t.Lanes = append(t.Lanes, src)
 		}
 	}
-	t.LaneY = make([]int, len(t.Lanes))
-	for i := range t.Lanes {
-		t.LaneY[i] = sz.top + i*sz.laneH
+	rowH := (len(t.Lanes)-1)*sz.laneH + sz.axisH + sz.rowGap + sz.top
+	addRow := func() {
+		top := len(t.Rows) * rowH
+		r := Row{Top: top, LaneY: make([]int, len(t.Lanes))}
+		for i := range t.Lanes {
+			r.LaneY[i] = top + sz.top + i*sz.laneH
+		}
+		r.AxisY = top + sz.top + (len(t.Lanes)-1)*sz.laneH + sz.axisH
+		t.Rows = append(t.Rows, r)
 	}
+	addRow()
+	runs := retryRuns(events)
+	x0 := sz.labelW + 14
+	x := x0
 	undo := false
 	var prev *Event
 	for i := range events {
@@ -180,10 +327,9 @@ func Layout(events []Event, big bool) Timeline {
 			took = e.At.Sub(prev.At)
 		}
 		prev = &events[i]
-		// Consecutive retries are one dot with a count: forty failed
-		// attempts to tell the user are one fact, not forty.
-		if n := len(t.Hops); n > 0 && e.Type == saga.TypeNotificationRetry && t.Hops[n-1].Event.Type == saga.TypeNotificationRetry {
+		if n := len(t.Hops); n > 0 && runs[i] && e.Type == saga.TypeNotificationRetry && t.Hops[n-1].Event.Type == saga.TypeNotificationRetry {
 			t.Hops[n-1].Count++
+			t.Hops[n-1].Span = e.At.Sub(t.Hops[n-1].Event.At)
 			continue
 		}
 		src := e.Source
@@ -197,25 +343,114 @@ func Layout(events []Event, big bool) Timeline {
 		// The undo path is the failure, every undo, and telling the user
 		// about it.
 		onUndo := Compensation(e.Type) || (undo && (k[0] == KindNotify || k[0] == KindRetry))
-		h := Hop{Event: e, Kind: k[0], Label: k[1], Undo: onUndo, Count: 1, Lane: lane, Took: took, First: len(t.Hops) == 0}
-		h.X = sz.labelW + 14 + len(t.Hops)*sz.stepW
-		h.Y = t.LaneY[lane]
+		h := Hop{Event: e, Kind: k[0], Label: k[1], Undo: onUndo, Count: 1, Lane: lane, Took: took, First: len(t.Hops) == 0, ShowTook: true}
+		gap := 0
+		if !h.First {
+			gap = sz.stepW
+			if mode == ModeTime {
+				gap = timeGap(took, sz)
+			}
+		}
+		if !h.First && x+gap > sz.rowW {
+			// The chain goes on in a row below.
+			addRow()
+			x = x0 + sz.minW
+			h.RowStart = true
+		} else {
+			x += gap
+		}
+		h.Row = len(t.Rows) - 1
+		h.X, h.Y = x, t.Rows[h.Row].LaneY[lane]
 		if !h.First {
 			last := t.Hops[len(t.Hops)-1]
 			h.FromX, h.FromY = last.X, last.Y
-		}
-		if h.Kind == KindPivot && t.PivotX == 0 {
-			t.PivotX = h.X
+			if h.RowStart {
+				h.FromX, h.FromY = sz.labelW, h.Y
+			}
+			if mode == ModeTime && took >= sz.breakAt {
+				bx := h.X - gap/2
+				if h.RowStart {
+					bx = (sz.labelW + h.X) / 2
+				}
+				t.Breaks = append(t.Breaks, Break{Row: h.Row, X: bx, Took: took})
+				h.ShowTook = false // the break says it
+			}
+			if mode == ModeTime && !h.RowStart && gap < 34 {
+				h.ShowTook = false
+			}
 		}
 		t.Hops = append(t.Hops, h)
 	}
+	// A label shows where it does not run into the next dot on its lane
+	// in its row; the labels of steps mode always fit.
+	for i := range t.Hops {
+		h := &t.Hops[i]
+		h.ShowLabel = true
+		end := h.X + 12 + int(float64(len([]rune(h.LabelText())))*sz.charW)
+		for _, n := range t.Hops[i+1:] {
+			if n.Row == h.Row && n.Lane == h.Lane && n.X < end {
+				h.ShowLabel = false
+			}
+		}
+	}
+	width := x0
+	for _, h := range t.Hops {
+		end := h.X + 16
+		if h.ShowLabel {
+			end = h.X + 14 + int(float64(len([]rune(h.LabelText())))*sz.charW)
+		}
+		width = max(width, end)
+	}
+	if mode == ModeSteps {
+		width = max(width, x0+min(len(t.Hops), 1)*sz.stepW)
+	}
+	t.Width = max(width, x0+sz.stepW)
 	if len(events) > 1 {
 		t.Total = events[len(events)-1].At.Sub(events[0].At)
 	}
-	t.AxisY = sz.top + (len(t.Lanes)-1)*sz.laneH + sz.axisH
-	t.Height = t.AxisY + 6
-	t.Width = sz.labelW + 14 + max(len(t.Hops), 1)*sz.stepW
+	last := t.Rows[len(t.Rows)-1]
+	t.Height = last.AxisY + 6
 	return t
+}
+
+// timeGap is how wide a gap of d is drawn in time mode: to scale, never
+// narrower than a dot needs, and a break of fixed width past breakAt.
+func timeGap(d time.Duration, sz size) int {
+	if d >= sz.breakAt {
+		// Longer breaks are somewhat wider still, so 2 s and 15 s do
+		// not look alike; the label says the length exactly.
+		return int(float64(sz.breakW) * (1 + 0.25*math.Log2(d.Seconds()/sz.breakAt.Seconds())))
+	}
+	return max(sz.minW, int(d.Seconds()*sz.pxPerSec))
+}
+
+// retryRuns marks the events that belong to a run of consecutive retries
+// longer than MaxRetryDots: those are folded into one dot.
+func retryRuns(events []Event) []bool {
+	out := make([]bool, len(events))
+	for i := 0; i < len(events); {
+		j := i
+		for j < len(events) && events[j].Type == saga.TypeNotificationRetry {
+			j++
+		}
+		if j-i > MaxRetryDots {
+			for k := i; k < j; k++ {
+				out[k] = true
+			}
+		}
+		i = max(j, i+1)
+	}
+	return out
+}
+
+// PivotHop returns the pivot's dot, if there is one.
+func (t Timeline) PivotHop() (Hop, bool) {
+	for _, h := range t.Hops {
+		if h.Kind == KindPivot {
+			return h, true
+		}
+	}
+	return Hop{}, false
 }
 
 // Path is the line into h: down or up its column from the previous dot's
@@ -240,19 +475,20 @@ func (h Hop) Path() string {
 		" H" + itoa(x2)
 }
 
-// TookText is the hop's time for the axis row.
+// TookText is the hop's time for the axis row: the time since the message
+// before, and for a folded run of retries, how long the run lasted.
 func (h Hop) TookText() string {
 	if h.First {
 		return "start"
 	}
 	s := "+" + Duration(h.Took)
 	if h.Count > 1 {
-		s += " ×" + itoa(h.Count)
+		s += ", " + itoa(h.Count) + " in " + Duration(h.Span)
 	}
 	return s
 }
 
-// LabelText is the dot's label, with the count of collapsed retries.
+// LabelText is the dot's label, with the count of folded retries.
 func (h Hop) LabelText() string {
 	if h.Count > 1 {
 		return h.Label + " ×" + itoa(h.Count)
@@ -262,15 +498,21 @@ func (h Hop) LabelText() string {
 
 // Title is the dot's tooltip: the full story of the message.
 func (h Hop) Title() string {
-	s := h.Event.Type + " from " + h.Event.Source + " to " + h.Event.Queue + " at " + ClockMS(h.Event.At) + " UTC"
+	s := h.Label + ": " + h.Event.Type + " from " + h.Event.Source + " to " + h.Event.Queue + " at " + ClockMS(h.Event.At) + " UTC"
+	if !h.First {
+		s += ", " + Duration(h.Took) + " after the one before"
+	}
 	if h.Event.Reason != "" {
 		s += ": " + h.Event.Reason
 	}
 	if h.Count > 1 {
-		s += " (" + itoa(h.Count) + " retries in a row)"
+		s += " (" + itoa(h.Count) + " retries in a row over " + Duration(h.Span) + ")"
 	}
 	return s
 }
+
+// Text is a break's label: the gap's real length.
+func (b Break) Text() string { return "⟿ " + Duration(b.Took) }
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
@@ -341,7 +583,60 @@ func (b Booking) Retries() int {
 	return n
 }
 
-// Summary tells what happened to the booking in a sentence or two.
+// PastWait is a long wait of a booking's message in a queue: how long
+// it lay there before the part that takes it handled it, and why, from
+// the switches as they were at the time.
+type PastWait struct {
+	Queue string
+	// Step is the part that takes messages from Queue.
+	Step     string
+	From, To time.Time
+	// Open is true while the message still waits: To is when the page
+	// was drawn.
+	Open bool
+	// Note is the reason, "seats paused"; "" when the record has none.
+	Note string
+}
+
+// Text says the wait in a sentence: "waited 15.7 s in seat_update_queue:
+// seats paused".
+func (w PastWait) Text() string {
+	s := "waited " + Duration(w.To.Sub(w.From)) + " in " + w.Queue
+	if w.Open {
+		s = "has waited " + Duration(w.To.Sub(w.From)) + " so far in " + w.Queue + ", still unhandled"
+	}
+	if w.Note != "" {
+		s += ": " + w.Note
+	} else {
+		s += " for " + PartName(w.Step) + " to take it"
+	}
+	return s
+}
+
+// LastMessage is when the last message of the booking was sent, or its
+// last change when no message was seen: the last thing that happened.
+func (b Booking) LastMessage() time.Time {
+	if n := len(b.Events); n > 0 {
+		last := b.Events[n-1].At
+		if last.After(b.UpdatedAt) {
+			return last
+		}
+	}
+	return b.UpdatedAt
+}
+
+// has reports whether the booking saw a message of type typ.
+func (b Booking) has(typ string) bool {
+	for _, e := range b.Events {
+		if e.Type == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// Summary tells what happened to the booking in a sentence or two, in
+// words that fit what happened: money never taken is not "given back".
 func (b Booking) Summary() string {
 	told := " The user was told."
 	if !b.Notified {
@@ -349,18 +644,41 @@ func (b Booking) Summary() string {
 		if r := b.Retries(); r > 0 {
 			told = " Telling the user has failed " + itoa(r) + " times so far and is being retried."
 		}
+	} else if r := b.Retries(); r > 0 {
+		told = " The user was told after " + itoa(r) + " failed attempts."
+	}
+	stuck := ""
+	for _, w := range b.Waits {
+		stuck += " It " + w.Text() + "."
 	}
 	switch b.Status {
 	case saga.StatusConfirmed:
-		return "Confirmed: the money was charged and the seats are sold." + told
+		return "Confirmed: the money was charged and the seats are sold." + stuck + told
 	case saga.StatusCompensated:
-		why := b.Why()
-		if why != "" {
-			why = " (" + why + ")"
+		why := ""
+		if w := b.Why(); w != "" {
+			why = " (" + w + ")"
 		}
-		return "Compensated: a step failed" + why + ", so every step already done was undone — no money is kept and the seats are free again." + told
+		charged := b.has(saga.TypePaymentCompleted)
+		undone := "no money was taken, and the held seats were released."
+		if charged {
+			undone = "the charge was refunded, and the seats were released."
+		}
+		f, _ := b.Failure()
+		var head string
+		switch f.Type {
+		case saga.TypePaymentServiceFailed:
+			head = "Compensated: Payment declined the charge" + why + ", so "
+		case saga.TypeSeatUpdatingServiceFailed:
+			head = "Compensated: Seats could not sell the seats" + why + ", so "
+		case saga.TypeDeadlineExceeded:
+			head = "Compensated at its deadline" + strings.Replace(why, "(deadline: ", "(", 1) + ": "
+		default:
+			head = "Compensated: a step failed" + why + ", so "
+		}
+		return head + undone + stuck + told
 	case saga.StatusPending:
-		return "In progress: " + b.Why() + "."
+		return "In progress: " + b.Why() + "." + stuck
 	}
 	return ""
 }

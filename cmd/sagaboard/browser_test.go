@@ -185,15 +185,15 @@ func TestDashboardInABrowser(t *testing.T) {
 	if want := []string{"BookingCreated", "PaymentServiceFailed", "SeatReleaseRequested", "BookingCancelled", "BookingNotified"}; !slices.Equal(types, want) {
 		t.Errorf("the page lists %v, want %v", types, want)
 	}
-	lanes := eval[[]string](t, ctx, `[...document.querySelectorAll("svg.timeline g.dot")].map(g => g.dataset.lane + ":" + g.querySelector(".dot-label").textContent)`)
+	lanes := eval[[]string](t, ctx, `[...document.querySelectorAll('svg.timeline[data-mode="steps"] g.dot')].map(g => g.dataset.lane + ":" + g.querySelector(".dot-label").textContent)`)
 	if want := []string{"booking:held seats", "payment:declined", "compensation:ask release", "booking:released", "notification:told user"}; !slices.Equal(lanes, want) {
 		t.Errorf("the timeline draws %v, want %v", lanes, want)
 	}
-	if n := eval[int](t, ctx, `document.querySelectorAll("svg.timeline path.hop.undo").length`); n != 4 {
+	if n := eval[int](t, ctx, `document.querySelectorAll('svg.timeline[data-mode="steps"] path.hop.undo').length`); n != 4 {
 		t.Errorf("%d dashed undo lines on the timeline, want 4", n)
 	}
 	summary := eval[string](t, ctx, `document.querySelector(".summary").textContent`)
-	if !strings.HasPrefix(summary, "Compensated: a step failed (declined: payment.fail_rate=1)") {
+	if !strings.HasPrefix(summary, "Compensated: Payment declined the charge (declined: payment.fail_rate=1), so no money was taken") {
 		t.Errorf("the summary reads %q", summary)
 	}
 	payload := eval[string](t, ctx, `(d => { d.open = true; return d.querySelector("pre").innerText })(document.querySelector("ol.events > li:nth-child(2) details"))`)

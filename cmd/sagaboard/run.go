@@ -225,6 +225,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	runners = append(runners, func(ctx context.Context) error { return m.runControl(ctx, switches, live) })
 	changed := switches.Changed()
 	runners = append(runners, func(ctx context.Context) error { return keepSwitches(ctx, switches, changed, c.Data, m.Log) })
+	if observerSvc != nil {
+		// The observer keeps the switches' history, as every process hears
+		// it, so a past wait is explained by the switches as they were.
+		runners = append(runners, func(ctx context.Context) error { observerSvc.WatchSwitches(ctx, switches); return nil })
+	}
 	// The port is taken before any part consumes: a process that cannot
 	// serve stops before it has handled a message.
 	if m.serves() {

@@ -97,7 +97,16 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*S
 		sqlite.AddColumn("events", "caused_by", "TEXT NOT NULL DEFAULT ''"),
 		// original_sender came with broker-validated senders; older dead
 		// letters do not know theirs.
-		sqlite.AddColumn("dead_letters", "original_sender", "TEXT NOT NULL DEFAULT ''"))
+		sqlite.AddColumn("dead_letters", "original_sender", "TEXT NOT NULL DEFAULT ''"),
+		// switch_changes came with explaining past waits: a booking that
+		// waited behind a paused step keeps the reason after the switch is
+		// back, read from the switches as they were, not as they are.
+		sqlite.Exec(`CREATE TABLE IF NOT EXISTS switch_changes (
+			at       INTEGER NOT NULL,
+			by       TEXT NOT NULL,
+			switches BLOB NOT NULL,
+			PRIMARY KEY (at, by)
+		) WITHOUT ROWID`))
 	if err != nil {
 		return nil, fmt.Errorf("observer: %w", err)
 	}

@@ -74,7 +74,9 @@ func (b *Builder) Booking(ctx context.Context, id string) (views.Booking, error)
 	if err != nil {
 		return views.Booking{}, err
 	}
-	return viewBooking(v.Booking, v.Events, b.src.Switches.All()), nil
+	out := []views.Booking{viewBooking(v.Booking, v.Events, b.src.Switches.All())}
+	b.withWaits(ctx, []booking.Booking{v.Booking}, map[string][]observer.Event{id: v.Events}, out)
+	return out[0], nil
 }
 
 // List is the bookings list: newest first, filtered. It is empty where
@@ -120,6 +122,7 @@ func (b *Builder) withEvents(ctx context.Context, list []booking.Booking) ([]vie
 	for i, bk := range list {
 		out[i] = viewBooking(bk, events[bk.ID], switches)
 	}
+	b.withWaits(ctx, list, events, out)
 	return out, nil
 }
 

@@ -14,6 +14,7 @@ package viewmodel
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/sagaboard/sagaboard/services/booking"
 	"github.com/sagaboard/sagaboard/services/invariants"
@@ -83,6 +84,9 @@ type Events interface {
 	EventsOf(ctx context.Context, bookingIDs []string) (map[string][]observer.Event, error)
 	// Counts are the messages seen since start, by queue and type.
 	Counts() []observer.Count
+	// SwitchesDuring is the switches' record over a stretch of time: the
+	// set in force at its start, then every change.
+	SwitchesDuring(ctx context.Context, from, to time.Time) ([]observer.SwitchChange, error)
 }
 
 // DeadLetters is what web reads of the observer's dead letters.
@@ -252,6 +256,10 @@ func (absentObserver) EventsOf(context.Context, []string) (map[string][]observer
 }
 
 func (absentObserver) Counts() []observer.Count { return nil }
+
+func (absentObserver) SwitchesDuring(context.Context, time.Time, time.Time) ([]observer.SwitchChange, error) {
+	return nil, httperr.Absent(saga.PartObserver)
+}
 
 func (absentObserver) DeadLetters(context.Context, int) ([]observer.DeadLetter, error) {
 	return nil, httperr.Absent(saga.PartObserver)
