@@ -77,7 +77,7 @@ func TestHostileUserIDAndPayloadAreShownAsText(t *testing.T) {
 func TestCompensationPathIsMarked(t *testing.T) {
 	b := booking("b2", "bob", saga.StatusCompensated, declinedEvents)
 	doc, _ := mustRender(t, views.BookingCard(b))
-	dots := doc.Find(`svg.timeline[data-mode="steps"] g.dot`)
+	dots := doc.Find(`svg.timeline[data-mode="steps"][data-width="wide"] g.dot`)
 	if dots.Length() != len(declinedEvents) {
 		t.Fatalf("%d dots, want one per message (%d)", dots.Length(), len(declinedEvents))
 	}
@@ -91,14 +91,14 @@ func TestCompensationPathIsMarked(t *testing.T) {
 			t.Errorf("%s on the compensation path = %v, want %v", typ, undo[typ], want)
 		}
 	}
-	failed := doc.Find(`svg[data-mode="steps"] g.dot[data-type="PaymentServiceFailed"]`)
+	failed := doc.Find(`svg[data-mode="steps"][data-width="wide"] g.dot[data-type="PaymentServiceFailed"]`)
 	if !failed.HasClass("k-failure") || failed.AttrOr("data-lane", "") != "payment" {
 		t.Errorf("the failure is drawn as %q in lane %q, want k-failure in payment", failed.AttrOr("class", ""), failed.AttrOr("data-lane", ""))
 	}
 	if got := text(failed.Find(".dot-label")); got != "declined" {
 		t.Errorf("failure label = %q", got)
 	}
-	if n := doc.Find(`svg[data-mode="steps"] path.hop.undo`).Length(); n != 4 {
+	if n := doc.Find(`svg[data-mode="steps"][data-width="wide"] path.hop.undo`).Length(); n != 4 {
 		t.Errorf("%d dashed undo lines, want 4 (into the failure, two undos, the notice)", n)
 	}
 	// The fixture's failure carries no injected flag, so it reads as real.
@@ -121,7 +121,7 @@ func TestCompensationPathIsMarked(t *testing.T) {
 
 func TestPivotHopTimesAndLanes(t *testing.T) {
 	page, _ := mustRender(t, views.BookingCard(booking("b1", "alice", saga.StatusConfirmed, happyEvents)))
-	doc := page.Find(`svg[data-mode="steps"]`)
+	doc := page.Find(`svg[data-mode="steps"][data-width="wide"]`)
 	pivot := doc.Find(`g.dot[data-type="SeatsSold"]`)
 	if !pivot.HasClass("k-pivot") || !strings.Contains(text(pivot.Find(".dot-label")), "pivot") {
 		t.Errorf("SeatsSold is not marked as the pivot: class %q label %q", pivot.AttrOr("class", ""), text(pivot.Find(".dot-label")))
@@ -167,7 +167,7 @@ func TestRetriesShowTheirRealTimes(t *testing.T) {
 	b := booking("b1", "alice", saga.StatusConfirmed, retries(3))
 	b.Notified = false
 	doc, _ := mustRender(t, views.BookingCard(b))
-	steps := doc.Find(`svg[data-mode="steps"]`)
+	steps := doc.Find(`svg[data-mode="steps"][data-width="wide"]`)
 	retry := steps.Find("g.dot.k-retry")
 	if retry.Length() != 3 {
 		t.Fatalf("%d retry dots, want one per retry", retry.Length())
@@ -191,7 +191,7 @@ func TestRetriesShowTheirRealTimes(t *testing.T) {
 	long := booking("b1", "alice", saga.StatusConfirmed, retries(views.MaxRetryDots+2))
 	long.Notified = false
 	doc, _ = mustRender(t, views.BookingCard(long))
-	retry = doc.Find(`svg[data-mode="steps"] g.dot.k-retry`)
+	retry = doc.Find(`svg[data-mode="steps"][data-width="wide"] g.dot.k-retry`)
 	if retry.Length() != 1 || retry.AttrOr("data-count", "") != "8" {
 		t.Fatalf("a run of 8 retries is %d dots (count %q), want one dot of 8", retry.Length(), retry.AttrOr("data-count", ""))
 	}

@@ -187,6 +187,9 @@ type Timeline struct {
 	// Total is the time from the first message to the last.
 	Total time.Duration
 	Big   bool
+	// Narrow is the drawing for a small screen: rows wrap early enough to
+	// be read at their size there, rather than shrunk to fit.
+	Narrow bool
 	// Messages is how many messages the drawing stands for: every one.
 	Messages int
 }
@@ -258,6 +261,11 @@ type size struct {
 var (
 	compactSize = size{labelW: 88, stepW: 90, laneH: 17, top: 10, axisH: 16, rowGap: 8, rowW: 720, charW: 5.9,
 		minW: 18, pxPerSec: 90, breakAt: 1500 * time.Millisecond, breakW: 200}
+	// narrowSize is for a box about 360 px wide (a phone, a compare
+	// column): a row fits one at its own size, so the labels stay
+	// readable, big drawing or small; charW is the big drawing's letters.
+	narrowSize = size{labelW: 84, stepW: 84, laneH: 22, top: 12, axisH: 18, rowGap: 10, rowW: 320, charW: 7.4,
+		minW: 16, pxPerSec: 60, breakAt: 1500 * time.Millisecond, breakW: 170}
 	bigSize = size{labelW: 108, stepW: 132, laneH: 30, top: 18, axisH: 24, rowGap: 12, rowW: 860, charW: 7,
 		minW: 24, pxPerSec: 150, breakAt: 1500 * time.Millisecond, breakW: 280}
 )
@@ -276,6 +284,17 @@ func LayoutAs(events []Event, big bool, mode string) Timeline {
 	if big {
 		sz = bigSize
 	}
+	return layout(events, big, mode, sz)
+}
+
+// LayoutNarrowAs lays out events in the given mode for a small screen.
+func LayoutNarrowAs(events []Event, big bool, mode string) Timeline {
+	t := layout(events, big, mode, narrowSize)
+	t.Narrow = true
+	return t
+}
+
+func layout(events []Event, big bool, mode string, sz size) Timeline {
 	if mode != ModeTime {
 		mode = ModeSteps
 	}
@@ -352,9 +371,14 @@ func LayoutAs(events []Event, big bool, mode string) Timeline {
 			}
 		}
 		if !h.First && x+gap > sz.rowW {
-			// The chain goes on in a row below.
+			// The chain goes on in a row below. A long wait keeps its width
+			// there, up to a whole row: drawn as a sliver at a row's start
+			// it would look as short as a hop of a few ms.
 			addRow()
 			x = x0 + sz.minW
+			if mode == ModeTime && took >= sz.breakAt {
+				x = x0 + min(gap, sz.rowW-x0)
+			}
 			h.RowStart = true
 		} else {
 			x += gap
@@ -370,7 +394,7 @@ func LayoutAs(events []Event, big bool, mode string) Timeline {
 			if mode == ModeTime && took >= sz.breakAt {
 				bx := h.X - gap/2
 				if h.RowStart {
-					bx = (sz.labelW + h.X) / 2
+					bx = (x0 + h.X) / 2
 				}
 				t.Breaks = append(t.Breaks, Break{Row: h.Row, X: bx, Took: took})
 				h.ShowTook = false // the break says it
@@ -689,4 +713,12 @@ func (b Booking) TotalTime() string {
 		return ""
 	}
 	return Duration(b.Events[len(b.Events)-1].At.Sub(b.Events[0].At))
+}
+
+// widthName says which screens a drawing is for, as the stylesheet reads it.
+func widthName(t Timeline) string {
+	if t.Narrow {
+		return "narrow"
+	}
+	return "wide"
 }

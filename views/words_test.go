@@ -150,7 +150,7 @@ func TestTimelineFitsAndTellsTime(t *testing.T) {
 	}
 	doc, _ := mustRender(t, views.TimelineFigure(deadlineEvents, true))
 	for _, mode := range []string{"steps", "time"} {
-		svg := doc.Find(`svg.timeline[data-mode="` + mode + `"]`)
+		svg := doc.Find(`svg.timeline[data-mode="` + mode + `"][data-width="wide"]`)
 		if got := svg.AttrOr("data-messages", ""); got != strconv.Itoa(len(deadlineEvents)) {
 			t.Errorf("%s: data-messages %q", mode, got)
 		}

@@ -45,7 +45,7 @@ func TestCompareShowsTwoBookingsSideBySideAndLive(t *testing.T) {
 		if got := labText(art.Find(".d-head")); !strings.Contains(got, b.id) || !strings.Contains(got, b.outcome) {
 			t.Errorf("side %s heads %q, want its id and %q", side, got, b.outcome)
 		}
-		if art.Find(`svg.timeline[data-mode="steps"]`).Length() != 1 || art.Find(`svg.timeline[data-mode="time"]`).Length() != 1 {
+		if art.Find(`svg.timeline[data-mode="steps"][data-width="wide"]`).Length() != 1 || art.Find(`svg.timeline[data-mode="time"][data-width="wide"]`).Length() != 1 {
 			t.Errorf("side %s has no timeline", side)
 		}
 		if doc.Find(`[ws-connect="/ws?booking=`+b.id+`"]`).Length() != 1 {

@@ -185,11 +185,11 @@ func TestDashboardInABrowser(t *testing.T) {
 	if want := []string{"BookingCreated", "PaymentServiceFailed", "SeatReleaseRequested", "BookingCancelled", "BookingNotified"}; !slices.Equal(types, want) {
 		t.Errorf("the page lists %v, want %v", types, want)
 	}
-	lanes := eval[[]string](t, ctx, `[...document.querySelectorAll('svg.timeline[data-mode="steps"] g.dot')].map(g => g.dataset.lane + ":" + g.querySelector(".dot-label").textContent)`)
+	lanes := eval[[]string](t, ctx, `[...document.querySelectorAll('svg.timeline[data-mode="steps"][data-width="wide"] g.dot')].map(g => g.dataset.lane + ":" + g.querySelector(".dot-label").textContent)`)
 	if want := []string{"booking:held seats", "payment:declined", "compensation:ask release", "booking:released", "notification:told user"}; !slices.Equal(lanes, want) {
 		t.Errorf("the timeline draws %v, want %v", lanes, want)
 	}
-	if n := eval[int](t, ctx, `document.querySelectorAll('svg.timeline[data-mode="steps"] path.hop.undo').length`); n != 4 {
+	if n := eval[int](t, ctx, `document.querySelectorAll('svg.timeline[data-mode="steps"][data-width="wide"] path.hop.undo').length`); n != 4 {
 		t.Errorf("%d dashed undo lines on the timeline, want 4", n)
 	}
 	summary := eval[string](t, ctx, `document.querySelector(".summary").textContent`)
