@@ -269,3 +269,26 @@ func TestBrowserUnknownBookingSaysSoAndStops(t *testing.T) {
 		t.Errorf("the page for an unknown booking still connects:\n%s", body)
 	}
 }
+
+// TestBrowserSaysATickedSeatWasTaken: a seat ticked here and booked by
+// someone else is unticked, and the form says so in words.
+func TestBrowserSaysATickedSeatWasTaken(t *testing.T) {
+	p, _ := startSaga(t)
+	ctx := mustBrowser(t, 1400, 1000)
+	openDashboard(t, ctx, p.URL+"/")
+	do(t, ctx, "tick D4 and D5", chromedp.Click(chromedp.CSS(`#seat-D4`)), chromedp.Click(chromedp.CSS(`#seat-D5`)))
+	p.Book("someone-else", "D4")
+	waitJS[bool](t, ctx, "the form says D4 was taken",
+		`document.querySelector("#book-msg").textContent.includes("Seat D4 was just taken by another booking")`, 10*time.Second)
+	if got := eval[string](t, ctx, `[...document.querySelectorAll("#booking-form input[name=seats]:checked")].map(i => i.value).join(" ")`); got != "D5" {
+		t.Errorf("ticked seats are %q, want only D5", got)
+	}
+	// The page's own booking turns its seats held without a word.
+	eval[string](t, ctx, `document.querySelector("#book-msg").textContent = ""`)
+	do(t, ctx, "untick D5", chromedp.Click(chromedp.CSS(`#seat-D5`)))
+	id := book(t, ctx, "me", "D6")
+	p.WaitFor(id, 10*time.Second, "confirmed", func(b Booking) bool { return b.Status == "confirmed" })
+	if got := eval[string](t, ctx, `document.querySelector("#book-msg").textContent`); strings.Contains(got, "taken") {
+		t.Errorf("after booking D6 here the form says %q", got)
+	}
+}
