@@ -97,6 +97,13 @@
   // whenever any process changes a switch) survive their element being
   // redrawn.
   var keep = { seats: [], open: [], field: null };
+  // The seats of this page's own booking in flight: they turn "held" under
+  // the person's ticks by their own doing, which is not news.
+  var booking = [];
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var form = e.detail.elt;
+    if (form && form.id === "booking-form") booking = $all("input[name=seats]:checked", form).map(function (i) { return i.value; });
+  });
   document.addEventListener("htmx:wsBeforeMessage", function () {
     keep.seats = $all("#booking-form input[name=seats]:checked").map(function (i) { return i.value; });
     keep.open = $all("details[open][id]").map(function (d) { return d.id; });
@@ -119,10 +126,18 @@
   document.addEventListener("htmx:wsAfterMessage", function () {
     if (!synced) { synced = true; setLive("live", "● live"); }
     restoreField(keep.field);
+    var lost = [];
     keep.seats.forEach(function (v) {
       var i = $("#booking-form input[name=seats][value=\"" + CSS.escape(v) + "\"]");
       if (i && !i.disabled) i.checked = true;
+      else if (i && booking.indexOf(v) < 0) lost.push(v);
     });
+    // A seat ticked here and taken by someone else cannot stay ticked; say
+    // so, rather than untick it without a word.
+    if (lost.length) {
+      say($("#book-msg"), (lost.length === 1 ? "Seat " + lost[0] + " was" : "Seats " + lost.join(", ") + " were") +
+        " just taken by another booking, so " + (lost.length === 1 ? "it is" : "they are") + " no longer in your pick.", false);
+    }
     keep.open.forEach(function (id) {
       var d = document.getElementById(id);
       if (d) d.open = true;
@@ -182,7 +197,11 @@
   // A booking went through: clear the picks.
   document.addEventListener("htmx:afterRequest", function (e) {
     var form = e.detail.elt;
-    if (!form || form.id !== "booking-form" || !e.detail.successful) return;
+    if (!form || form.id !== "booking-form") return;
+    // Kept a moment longer: the seats' redraw may come after the answer.
+    var mine = booking;
+    setTimeout(function () { if (booking === mine) booking = []; }, 3000);
+    if (!e.detail.successful) return;
     $all("input[name=seats]:checked", form).forEach(function (i) { i.checked = false; });
     summarize();
   });

@@ -103,9 +103,9 @@ func (v Invariants) Headline() string {
 // Facts is the line under the headline: how fresh and how much.
 func (v Invariants) Facts() string {
 	if v.CheckedAt.IsZero() {
-		return Count(v.Bookings) + " bookings"
+		return Count(v.Bookings) + " " + Plural(v.Bookings, "booking", "bookings")
 	}
-	return "checked " + invAgo(v.Now.Sub(v.CheckedAt)) + " · " + Count(v.Bookings) + " bookings"
+	return "checked " + invAgo(v.Now.Sub(v.CheckedAt)) + " · " + Count(v.Bookings) + " " + Plural(v.Bookings, "booking", "bookings")
 }
 
 // Tone is the panel's colour class; the headline always says it in words too.
@@ -147,6 +147,15 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return strconv.Itoa(n) + " " + many
+}
+
+// Plural picks the word for n, "booking" for 1 and "bookings" for any
+// other count, 0 included; the number is written by the caller.
+func Plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // invAgo says how long ago, to a tenth of a second under a minute.

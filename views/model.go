@@ -90,6 +90,9 @@ type SeatMap struct {
 	Rows  []SeatRow
 	// PriceCents is what one seat costs.
 	PriceCents int64
+	// SlowMS is slow motion's wait per hop, 0 when off, for the hint by
+	// the Book button.
+	SlowMS int
 }
 
 // SeatRow is one row of seats.
@@ -117,6 +120,9 @@ type Switch struct {
 	FailNext int
 	// UserID, when set, limits FailRate and FailNext to that user's bookings.
 	UserID string
+	// SlowMS is slow motion's wait per hop, the same in every row; the
+	// first row carries the slow-motion control (see SwitchRow).
+	SlowMS int
 }
 
 // Queues are the depths of the saga's queues.

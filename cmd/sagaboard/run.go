@@ -162,6 +162,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			if err != nil {
 				return err
 			}
+			svc.SlowWith(switches)
 			bookingSvc, cfg.Booking, runners = svc, svc, append(runners, svc.Run)
 		case saga.PartPayment:
 			svc, err := payment.New(ctx, db, bus, switches, m.Log)
@@ -180,6 +181,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			if err != nil {
 				return err
 			}
+			svc.SlowWith(switches)
 			runners = append(runners, svc.Run)
 		case saga.PartNotification:
 			svc, err := notification.New(ctx, db, bus, switches, m.Log)

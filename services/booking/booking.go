@@ -155,6 +155,11 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, venue saga.Venue, dea
 	return s, nil
 }
 
+// SlowWith lets slow motion (sw.Slow) reach Booking's consumers, so the
+// last hops of a booking can be watched as the others are. Call it before
+// Run; without it Booking's consumers are never slowed.
+func (s *Service) SlowWith(sw *saga.Switches) { s.runner.Switches = sw }
+
 func ensureVenue(ctx context.Context, db *sqlite.DB, want saga.Venue) (saga.Venue, error) {
 	var v saga.Venue
 	err := db.QueryRowContext(ctx, `SELECT rows, cols FROM venue WHERE id = 1`).Scan(&v.Rows, &v.Cols)

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) saga.Bus) {
 		{"ReplayReachesOnlyItsQueue", testReplayReachesOnlyItsQueue},
 		{"ARetryComesBackAfterItsDelay", testARetryComesBackAfterItsDelay},
 		{"APausedConsumerTakesNothing", testAPausedConsumerTakesNothing},
+		{"LetOneTakesExactlyOne", testLetOneTakesExactlyOne},
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })

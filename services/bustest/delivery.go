@@ -121,3 +121,69 @@ func testAPausedConsumerTakesNothing(t *testing.T, bus saga.Bus) {
 	mu.Unlock()
 	c.expect(t, "waits")
 }
+
+// testLetOneTakesExactlyOne is "let one through": a paused consumer with one
+// permit takes one message, handles it, and is paused again, however many
+// wait behind it.
+func testLetOneTakesExactlyOne(t *testing.T, bus saga.Bus) {
+	var paused atomic.Bool
+	paused.Store(true)
+	var mu sync.Mutex
+	changed := make(chan struct{})
+	permits, granted, handled := 0, 0, 0
+	wake := func() {
+		close(changed)
+		changed = make(chan struct{})
+	}
+	grant := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		permits++
+		granted++
+		wake()
+	}
+	opt := saga.ConsumeOptions{
+		Paused: paused.Load,
+		Changed: func() <-chan struct{} {
+			mu.Lock()
+			defer mu.Unlock()
+			return changed
+		},
+		LetOne: func(take bool) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			if permits == 0 || !paused.Load() {
+				return false
+			}
+			if take {
+				permits--
+			}
+			return true
+		},
+	}
+	publish(t, bus, msg(saga.PaymentQueue, "one"), msg(saga.PaymentQueue, "two"), msg(saga.PaymentQueue, "three"))
+	c := start(t, bus, saga.PaymentQueue, opt, func(m saga.Message) saga.Outcome {
+		mu.Lock()
+		defer mu.Unlock()
+		handled++
+		if paused.Load() && handled > granted {
+			t.Errorf("handled %q, message %d, with %d permits granted", label(m), handled, granted)
+		}
+		return saga.Outcome{}
+	})
+	grant()
+	c.expect(t, "one")
+	// Nothing more may come until the next permit.
+	select {
+	case m := <-c.msgs:
+		t.Fatalf("one permit let a second message through: %q", label(m))
+	case <-time.After(300 * time.Millisecond):
+	}
+	grant()
+	c.expect(t, "two")
+	paused.Store(false)
+	mu.Lock()
+	wake()
+	mu.Unlock()
+	c.expect(t, "three")
+}

@@ -39,6 +39,11 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*S
 	return s, nil
 }
 
+// SlowWith lets slow motion (sw.Slow) reach the undo chain's first hop, so
+// a compensation can be watched as a booking is. Call it before Run;
+// Compensation has no switch of its own, so nothing else of sw applies.
+func (s *Service) SlowWith(sw *saga.Switches) { s.runner.Switches = sw }
+
 // Run consumes compensation_queue until ctx ends. Compensation has no
 // failure switch: an undo that could be made to fail would leave a person
 // unable to tell what the saga guarantees.

@@ -214,6 +214,15 @@ func (b *Bus) take(ctx context.Context, queue string, max int, opt saga.ConsumeO
 		b.mu.Lock()
 		ready, changed := b.queues[queue], b.changed
 		paused := opt.Paused != nil && opt.Paused()
+		// A paused consumer with a permit takes exactly one message, as the
+		// RabbitMQ adapter does with prefetch 1, and is paused again.
+		letOne := paused && opt.LetOne != nil && opt.LetOne(false)
+		if len(ready) > 0 && letOne && opt.LetOne(true) {
+			batch := []saga.Message{ready[0]}
+			b.queues[queue] = slices.Clone(ready[1:])
+			b.mu.Unlock()
+			return batch
+		}
 		if len(ready) > 0 && !paused {
 			n := min(max, len(ready))
 			batch := slices.Clone(ready[:n])
@@ -222,7 +231,7 @@ func (b *Bus) take(ctx context.Context, queue string, max int, opt saga.ConsumeO
 			return batch
 		}
 		b.mu.Unlock()
-		if paused {
+		if paused && !letOne {
 			changed = nil // a new message does not end a pause
 		}
 		select {

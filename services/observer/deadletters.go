@@ -185,3 +185,20 @@ func (s *Service) Replay(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// SendPoison sends a malformed message of kind (saga.PoisonKinds) to queue,
+// so a person can watch it be dead-lettered and replayed. It goes the way a
+// replay goes, straight into queue through the replay exchange: on a
+// provisioned vhost the observer may write there and nowhere else, so the
+// button works wherever replay does. Its consumer then judges it as it would
+// any message from the observer (see saga.Senders.Check).
+func (s *Service) SendPoison(ctx context.Context, queue, kind string) (saga.Message, error) {
+	m, err := saga.Malformed(kind, queue)
+	if err != nil {
+		return m, err
+	}
+	if err := s.bus.Replay(ctx, queue, m); err != nil {
+		return m, fmt.Errorf("observer: send a malformed message to %s: %w", queue, err)
+	}
+	return m, nil
+}

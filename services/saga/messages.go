@@ -295,6 +295,13 @@ type ConsumeOptions struct {
 	// Delay, when set, is waited before each message; while it is non-zero
 	// messages are handled one at a time.
 	Delay func() time.Duration
+	// LetOne, when set, is asked while the consumer is paused. With take
+	// false it reports whether one message may be let through; with take
+	// true it spends that permit, as the message is taken. The consumer
+	// then takes exactly one message (on RabbitMQ, a subscription with
+	// prefetch 1 that is cancelled as the message arrives), handles it,
+	// and is paused again. nil lets nothing through a pause.
+	LetOne func(take bool) bool
 }
 
 // QueueStat is one queue's depth, as /api/queues reports it.
@@ -336,6 +343,14 @@ func NewMessage(source, typ, routingKey string, e Envelope) Message {
 // Expect decodes m's body and checks that its type is one of types, so a
 // participant never acts on a message meant for somebody else.
 func Expect(m Message, types ...string) (Envelope, error) {
+	// A body that is not JSON at all says so first: it has no type to speak
+	// of, and "does not handle messages of type \"\"" sent people looking
+	// for a type when the bytes were the trouble.
+	if m.Size <= MaxBodyBytes && !json.Valid(m.Body) {
+		var v any
+		err := json.Unmarshal(m.Body, &v)
+		return Envelope{}, Poison("body is not JSON: %v (it begins %q)", err, truncate(string(m.Body), 32))
+	}
 	ok := false
 	for _, t := range types {
 		if m.Type == t {

@@ -129,3 +129,17 @@ func TestExpectGivesTheSizeABodyArrivedWith(t *testing.T) {
 		t.Errorf("Expect = %v, want poison saying the body is 4194304 bytes", err)
 	}
 }
+
+func TestExpectSaysABodyIsNotJSON(t *testing.T) {
+	for name, m := range map[string]saga.Message{
+		"with no type":  {ID: "m1", Queue: saga.PaymentQueue, Body: []byte("hello, payment")},
+		"with its type": {ID: "m1", Type: saga.TypeBookingCreated, Queue: saga.PaymentQueue, Body: []byte(`{"booking":`)},
+		"with no body":  {ID: "m1", Queue: saga.PaymentQueue},
+		"a wrong type":  {ID: "m1", Type: "Nonsense", Queue: saga.PaymentQueue, Body: []byte("<xml/>")},
+	} {
+		_, err := saga.Expect(m, saga.TypeBookingCreated)
+		if !errors.Is(err, saga.ErrPoison) || !strings.HasPrefix(err.Error(), "poison message: body is not JSON: ") {
+			t.Errorf("Expect(%s) = %v, want poison saying the body is not JSON", name, err)
+		}
+	}
+}

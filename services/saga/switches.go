@@ -65,6 +65,9 @@ const maxFailNextID = 64
 type Switches struct {
 	mu      sync.RWMutex
 	m       map[string]Switch
+	slowMS  int            // slow motion: every hop waits this long
+	pressed map[string]int // let-one-through presses per part, as the state counts them
+	permits map[string]int // presses this process has not yet spent
 	changed chan struct{}
 	stamp   SwitchStamp // of the change that made the set in force
 	origin  string      // this process, in the stamps of its own changes
@@ -87,6 +90,18 @@ func (a SwitchStamp) after(b SwitchStamp) bool {
 type SwitchState struct {
 	SwitchStamp
 	Switches map[string]Switch `json:"switches"`
+	// SlowMS is slow motion: every consumer of the saga, the undo chain
+	// included, waits this long before each message and takes one at a
+	// time. 0 is off. It sits beside the participants' switches, not among
+	// them, so GET /api/failures stays a map of participants.
+	SlowMS int `json:"slow_ms,omitempty"`
+	// LetThrough counts, per participant, the presses of "let one
+	// through" since the set was first made. Each process lets through
+	// one message of a paused step for every press it hears of after its
+	// first state, so a count, not an event, crosses processes: a set
+	// heard twice passes nothing twice. As with fail_next, two processes
+	// that run the same step each let one through.
+	LetThrough map[string]int `json:"let_through,omitempty"`
 }
 
 // NewSwitches returns switches that are all off.
@@ -95,16 +110,24 @@ func NewSwitches() *Switches {
 	for _, p := range SwitchParts {
 		m[p] = Switch{}
 	}
-	return &Switches{m: m, changed: make(chan struct{}), origin: NewID()}
+	return &Switches{m: m, pressed: map[string]int{}, permits: map[string]int{}, changed: make(chan struct{}), origin: NewID()}
 }
 
 // State returns the whole set and its stamp.
 func (s *Switches) State() SwitchState {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	st := SwitchState{SwitchStamp: s.stamp, Switches: make(map[string]Switch, len(s.m))}
+	st := SwitchState{SwitchStamp: s.stamp, Switches: make(map[string]Switch, len(s.m)), SlowMS: s.slowMS}
 	for k, v := range s.m {
 		st.Switches[k] = v
+	}
+	for k, v := range s.pressed {
+		if v > 0 {
+			if st.LetThrough == nil {
+				st.LetThrough = map[string]int{}
+			}
+			st.LetThrough[k] = v
+		}
 	}
 	return st
 }
@@ -115,7 +138,9 @@ func (s *Switches) State() SwitchState {
 func (s *Switches) ApplyState(body []byte) (bool, error) {
 	var raw struct {
 		SwitchStamp
-		Switches json.RawMessage `json:"switches"`
+		Switches   json.RawMessage `json:"switches"`
+		SlowMS     int             `json:"slow_ms"`
+		LetThrough map[string]int  `json:"let_through"`
 	}
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return false, invalid("switch state is not JSON: %v", err)
@@ -124,15 +149,109 @@ func (s *Switches) ApplyState(body []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if err := checkSlow(raw.SlowMS); err != nil {
+		return false, err
+	}
+	for part, n := range raw.LetThrough {
+		if !isSwitchPart(part) || n < 0 {
+			return false, invalid("let_through must count presses of payment, seats or notification")
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !raw.SwitchStamp.after(s.stamp) {
 		return false, nil
 	}
+	// The first state a process takes (kept on disk, or heard from a
+	// dashboard at start) is where it starts counting: presses made
+	// before it ran are not its to spend.
+	first := s.stamp == SwitchStamp{}
 	s.merge(p)
+	s.slowMS = raw.SlowMS
+	for _, part := range SwitchParts {
+		n := raw.LetThrough[part]
+		if d := n - s.pressed[part]; d > 0 && !first {
+			s.permits[part] += d
+		}
+		s.pressed[part] = n
+	}
 	s.stamp = raw.SwitchStamp
 	s.wake()
 	return true, nil
+}
+
+// MaxSlowMS bounds slow motion; a hop slower than this is no longer
+// something a person watches.
+const MaxSlowMS = 10000
+
+func checkSlow(ms int) error {
+	if ms < 0 || ms > MaxSlowMS {
+		return invalid("slow motion must be from 0 to %d ms per hop", MaxSlowMS)
+	}
+	return nil
+}
+
+// Slow returns slow motion's delay per hop, 0 when it is off.
+func (s *Switches) Slow() time.Duration {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return time.Duration(s.slowMS) * time.Millisecond
+}
+
+// SetSlow sets slow motion to ms per hop, 0 to turn it off, as a change
+// made here (see Apply). It refuses a value out of range, as ErrInvalid.
+func (s *Switches) SetSlow(ms int) error {
+	if err := checkSlow(ms); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.slowMS = ms
+	s.restamp()
+	s.wake()
+	return nil
+}
+
+// LetOneThrough lets the next message of part's step through while the step
+// is paused, as a change made here: it is sent to every process, and each
+// one that runs the step passes one message. It refuses a part without a
+// switch (ErrInvalid) and a step that is not paused (ErrConflict), where
+// a press would be kept for a pause that has not come yet.
+func (s *Switches) LetOneThrough(part string) error {
+	if !isSwitchPart(part) {
+		return invalid("unknown participant %q; use payment, seats or notification", truncate(part, 32))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.m[part].Paused {
+		return fmt.Errorf("%w: %s is not paused, so every message goes through already; pause it first", ErrConflict, part)
+	}
+	s.pressed[part]++
+	s.permits[part]++
+	s.restamp()
+	s.wake()
+	return nil
+}
+
+// Permits returns how many messages of part's step this process may still
+// let through while it is paused.
+func (s *Switches) Permits(part string) int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.permits[part]
+}
+
+// TakePermit spends one of part's permits, as a paused consumer takes the
+// message it lets through, and reports whether there was one. Resuming
+// the step drops what is left: a permit is for one pause.
+func (s *Switches) TakePermit(part string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.permits[part] == 0 || !s.m[part].Paused {
+		return false
+	}
+	s.permits[part]--
+	return true
 }
 
 // Get returns one participant's switch.
@@ -213,12 +332,17 @@ func (s *Switches) Apply(p map[string]SwitchPatch) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.merge(p)
+	s.restamp()
+	s.wake()
+}
+
+// restamp stamps a change made here now. The caller holds the write lock.
+func (s *Switches) restamp() {
 	now := SwitchStamp{At: time.Now().UnixMilli(), By: s.origin}
 	if !now.after(s.stamp) { // a clock behind the last change's
 		now.At = s.stamp.At + 1
 	}
 	s.stamp = now
-	s.wake()
 }
 
 // merge applies a checked patch. The caller holds the write lock.
@@ -236,6 +360,9 @@ func (s *Switches) merge(p map[string]SwitchPatch) {
 		}
 		if sw.Paused != nil {
 			cur.Paused = *sw.Paused
+			if !cur.Paused {
+				s.permits[part] = 0
+			}
 		}
 		if sw.UserID != nil {
 			cur.UserID = *sw.UserID

@@ -1,6 +1,7 @@
 package saga_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -211,5 +212,85 @@ func TestParsePatchChecksTheScope(t *testing.T) {
 				t.Errorf("error %q does not say %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestSlowMotionTravelsInTheState(t *testing.T) {
+	here, there := saga.NewSwitches(), saga.NewSwitches()
+	if err := here.SetSlow(500); err != nil {
+		t.Fatalf("SetSlow(500): %v", err)
+	}
+	if err := here.SetSlow(saga.MaxSlowMS + 1); !errors.Is(err, saga.ErrInvalid) {
+		t.Errorf("SetSlow(%d) = %v, want ErrInvalid", saga.MaxSlowMS+1, err)
+	}
+	body, _ := json.Marshal(here.State())
+	if took, err := there.ApplyState(body); !took || err != nil {
+		t.Fatalf("ApplyState(%s) = %v, %v; want taken", body, took, err)
+	}
+	if got := there.Slow(); got != 500*time.Millisecond {
+		t.Errorf("the other process's slow motion is %v, want 500ms", got)
+	}
+	if all := there.All(); len(all) != len(saga.SwitchParts) {
+		t.Errorf("slow motion leaked into the participants' map: %v", all)
+	}
+}
+
+func TestLetOneThroughPassesOnePerPressInEveryProcess(t *testing.T) {
+	web, seats := saga.NewSwitches(), saga.NewSwitches()
+	send := func() {
+		t.Helper()
+		body, _ := json.Marshal(web.State())
+		if _, err := seats.ApplyState(body); err != nil {
+			t.Fatalf("ApplyState: %v", err)
+		}
+	}
+	if err := web.LetOneThrough("seats"); !errors.Is(err, saga.ErrConflict) {
+		t.Errorf("let one through on a step that is not paused = %v, want ErrConflict", err)
+	}
+	if err := web.LetOneThrough("booking"); !errors.Is(err, saga.ErrInvalid) {
+		t.Errorf("let one through on booking = %v, want ErrInvalid", err)
+	}
+	paused := true
+	web.Apply(map[string]saga.SwitchPatch{"seats": {Paused: &paused}})
+	send() // the seats process's first state: where it starts counting
+	for range 2 {
+		if err := web.LetOneThrough("seats"); err != nil {
+			t.Fatalf("LetOneThrough: %v", err)
+		}
+	}
+	send()
+	send() // heard twice: passes nothing twice
+	if n := seats.Permits("seats"); n != 2 {
+		t.Fatalf("after two presses the seats process has %d permits, want 2", n)
+	}
+	taken := 0
+	for range 3 {
+		if seats.TakePermit("seats") {
+			taken++
+		}
+	}
+	if taken != 2 {
+		t.Errorf("two presses gave %d permits, want 2", taken)
+	}
+	if seats.Permits("payment") != 0 {
+		t.Errorf("a press for seats gave payment a permit")
+	}
+
+	// A process that starts later takes the count as where it starts.
+	late := saga.NewSwitches()
+	body, _ := json.Marshal(web.State())
+	if _, err := late.ApplyState(body); err != nil {
+		t.Fatal(err)
+	}
+	if n := late.Permits("seats"); n != 0 {
+		t.Errorf("a process that started after the presses has %d permits, want 0", n)
+	}
+
+	// Resuming drops what is left.
+	_ = web.LetOneThrough("seats")
+	off := false
+	web.Apply(map[string]saga.SwitchPatch{"seats": {Paused: &off}})
+	if web.TakePermit("seats") {
+		t.Errorf("a permit outlived the pause it was for")
 	}
 }

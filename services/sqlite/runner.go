@@ -50,12 +50,28 @@ func (r *Runner) Run(ctx context.Context, cs ...Consumption) error {
 	return errors.Join(append(errs, <-relayErr)...)
 }
 
+// options maps the switches onto a consumer. Slow motion reaches every
+// consumer, the undo chain's too, so a whole booking can be watched hop by
+// hop; a step's own delay, pause and let-one-through only its queue.
 func (r *Runner) options(c Consumption) saga.ConsumeOptions {
 	opt := saga.ConsumeOptions{}
-	if c.Switch != "" && r.Switches != nil {
-		opt.Paused = func() bool { return r.Switches.Get(c.Switch).Paused }
-		opt.Changed = r.Switches.Changed
-		opt.Delay = func() time.Duration { return time.Duration(r.Switches.Get(c.Switch).DelayMS) * time.Millisecond }
+	if r.Switches == nil {
+		return opt
+	}
+	sw := r.Switches
+	opt.Changed = sw.Changed
+	opt.Delay = sw.Slow
+	if c.Switch != "" {
+		opt.Paused = func() bool { return sw.Get(c.Switch).Paused }
+		opt.Delay = func() time.Duration {
+			return max(time.Duration(sw.Get(c.Switch).DelayMS)*time.Millisecond, sw.Slow())
+		}
+		opt.LetOne = func(take bool) bool {
+			if take {
+				return sw.TakePermit(c.Switch)
+			}
+			return sw.Permits(c.Switch) > 0
+		}
 	}
 	return opt
 }

@@ -317,3 +317,54 @@ func cookieSafe(s string) bool {
 	}
 	return s != ""
 }
+
+// slowFromForm sets slow motion from its control, and redraws the control
+// and the hint by the Book button with the answer.
+func (h *Handler) slowFromForm(w http.ResponseWriter, r *http.Request) {
+	if err := readForm(w, r); err != nil {
+		h.formFail(w, r, err)
+		return
+	}
+	ms, err := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("delay_ms")))
+	if err != nil {
+		err = fmt.Errorf("%w: slow motion must be a whole number of milliseconds from 0 to %d", saga.ErrInvalid, saga.MaxSlowMS)
+	}
+	if err == nil {
+		err = h.src.SetSlow(r.Context(), h.log, ms)
+	}
+	ms = int(h.src.Switches.Slow().Milliseconds())
+	redraw := []templ.Component{views.SlowMotion(ms, true), views.SlowHint(ms, true)}
+	if err != nil {
+		h.formFail(w, r, err, redraw...)
+		return
+	}
+	msg := "slow motion is off: the saga runs at full speed"
+	if ms > 0 {
+		msg = "slow motion is on: every hop waits " + strconv.Itoa(ms) + " ms; book and watch it travel"
+	}
+	h.answer(w, r, http.StatusOK, views.FormResult{OK: true, Message: msg}, redraw...)
+}
+
+// letOneFromPage is the paused row's "let one through" button.
+func (h *Handler) letOneFromPage(w http.ResponseWriter, r *http.Request) {
+	part := r.PathValue("participant")
+	if err := h.src.LetOneThrough(r.Context(), h.log, part); err != nil {
+		h.formFail(w, r, err)
+		return
+	}
+	h.answer(w, r, http.StatusAccepted, views.FormResult{OK: true, Message: "letting the next message of " + views.Clip(part, 32) + " through; it pauses again after it"})
+}
+
+// poisonFromPage is the dead-letter panel's "send a malformed message".
+func (h *Handler) poisonFromPage(w http.ResponseWriter, r *http.Request) {
+	if err := readForm(w, r); err != nil {
+		h.formFail(w, r, err)
+		return
+	}
+	queue, kind := r.PostForm.Get("queue"), r.PostForm.Get("kind")
+	if _, err := h.src.Observer.SendPoison(r.Context(), queue, kind); err != nil {
+		h.formFail(w, r, err)
+		return
+	}
+	h.answer(w, r, http.StatusAccepted, views.FormResult{OK: true, Message: "sent to " + queue + "; its consumer will dead-letter it, and it appears above with the reason"})
+}

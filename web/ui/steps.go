@@ -133,6 +133,21 @@ func (st *stepTimes) dropOldest() {
 	st.order = slices.Delete(st.order, 0, half)
 }
 
+// NearestRank returns the p-th percentile of sorted by nearest rank: the
+// smallest sample that at least p % of the samples are at or below. With
+// fewer than 100 samples p99 is the largest, so one 7.5 s wait among 20
+// quick ones shows in the header as the card shows it; the former
+// (n-1)*p/100 index never reached the maximum under 101 samples. It
+// returns 0 for no samples.
+func NearestRank(sorted []time.Duration, p int) time.Duration {
+	n := len(sorted)
+	if n == 0 {
+		return 0
+	}
+	rank := (p*n + 99) / 100 // ceil(p/100 * n)
+	return sorted[min(max(rank, 1), n)-1]
+}
+
 // views returns each step's p50 and p99 over its recent samples.
 func (st *stepTimes) views() []views.StepLatency {
 	out := make([]views.StepLatency, 0, len(stepNames))
@@ -143,7 +158,7 @@ func (st *stepTimes) views() []views.StepLatency {
 		if r.n > 0 {
 			buf = append(buf[:0], r.d[:r.n]...)
 			slices.Sort(buf)
-			v.P50, v.P99 = buf[(len(buf)-1)*50/100], buf[(len(buf)-1)*99/100]
+			v.P50, v.P99 = NearestRank(buf, 50), NearestRank(buf, 99)
 		}
 		out = append(out, v)
 	}

@@ -47,7 +47,7 @@ func (b *Builder) Seats(ctx context.Context) ([]views.Seat, error) {
 
 // SeatMap groups seats into rows by their row label.
 func (b *Builder) SeatMap(seats []views.Seat) views.SeatMap {
-	m := views.SeatMap{Known: b.src.Has(saga.PartBooking), PriceCents: saga.PricePerSeat}
+	m := views.SeatMap{Known: b.src.Has(saga.PartBooking), PriceCents: saga.PricePerSeat, SlowMS: int(b.src.Switches.Slow().Milliseconds())}
 	for _, st := range seats {
 		label := strings.TrimRight(st.ID, "0123456789")
 		if n := len(m.Rows); n == 0 || m.Rows[n-1].Label != label {
@@ -81,7 +81,7 @@ func (b *Builder) Switches() []views.Switch {
 	for _, p := range saga.SwitchParts {
 		sw := all[p]
 		out = append(out, views.Switch{Part: p, FailRate: sw.FailRate, DelayMS: sw.DelayMS, Paused: sw.Paused,
-			Queue: SwitchQueue(p), FailNext: sw.FailNext, UserID: sw.UserID})
+			Queue: SwitchQueue(p), FailNext: sw.FailNext, UserID: sw.UserID, SlowMS: int(b.src.Switches.Slow().Milliseconds())})
 	}
 	return out
 }

@@ -103,6 +103,7 @@ type Replayer interface {
 	// Replay sends a dead letter back to its queue; saga.ErrNotFound when
 	// there is none with that id.
 	Replay(ctx context.Context, id string) error
+	SendPoison(ctx context.Context, queue, kind string) (saga.Message, error)
 }
 
 // ObserverPart is everything web uses of the observer.
@@ -198,6 +199,34 @@ func (s Sources) ApplySwitches(ctx context.Context, log *slog.Logger, patch map[
 	}
 }
 
+// SetSlow sets slow motion here and tells every other process.
+func (s Sources) SetSlow(ctx context.Context, log *slog.Logger, ms int) error {
+	if err := s.Switches.SetSlow(ms); err != nil {
+		return err
+	}
+	s.publishSwitches(ctx, log)
+	return nil
+}
+
+// LetOneThrough lets the next message of part's paused step through, here
+// and in every other process that runs the step.
+func (s Sources) LetOneThrough(ctx context.Context, log *slog.Logger, part string) error {
+	if err := s.Switches.LetOneThrough(part); err != nil {
+		return err
+	}
+	s.publishSwitches(ctx, log)
+	return nil
+}
+
+func (s Sources) publishSwitches(ctx context.Context, log *slog.Logger) {
+	if s.PublishSwitches == nil {
+		return
+	}
+	if err := s.PublishSwitches(ctx, s.Switches.All()); err != nil {
+		log.Warn("could not send the switch change to other processes", "err", err)
+	}
+}
+
 // The absent parts: each call says the part does not run here.
 type (
 	absentBooking      struct{}
@@ -271,6 +300,10 @@ func (absentObserver) DeadLetterStats(context.Context) (observer.DeadLetterStats
 
 func (absentObserver) Replay(context.Context, string) error {
 	return httperr.Absent(saga.PartObserver)
+}
+
+func (absentObserver) SendPoison(context.Context, string, string) (saga.Message, error) {
+	return saga.Message{}, httperr.Absent(saga.PartObserver)
 }
 
 func (absentInvariants) Report() invariants.Report { return invariants.Report{} }
