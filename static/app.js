@@ -109,10 +109,35 @@
       var d = document.getElementById(id);
       if (d) d.open = true;
     });
+    seatStates();
     follow();
     tidyList();
     summarize();
   });
+
+  // The first frame carries the seats as one letter each (f, h, s) in the
+  // order the page drew them, with each status's title; set every seat
+  // that differs as the server would have drawn it.
+  var seatStatus = { f: "free", h: "held", s: "sold" };
+  function seatStates() {
+    var st = $("#seat-states");
+    var letters = st && st.dataset.states;
+    if (!letters) return;
+    delete st.dataset.states;
+    var seats = $all("#seatmap .seat");
+    if (seats.length !== letters.length) return; // another venue: leave the page as drawn
+    seats.forEach(function (label, i) {
+      var status = seatStatus[letters.charAt(i)] || "free";
+      if (label.classList.contains("seat-" + status)) return;
+      var input = label.querySelector("input");
+      var title = (st.getAttribute("data-title-" + status) || "").replace("{id}", input.value);
+      label.className = "seat seat-" + status;
+      label.title = title;
+      input.setAttribute("aria-label", title);
+      input.disabled = status !== "free";
+      if (input.disabled) input.checked = false;
+    });
+  }
 
   // The booking just made in the form is shown beside it and followed:
   // each live redraw of its row is copied there, until it is decided and

@@ -168,3 +168,16 @@ func IDTail(id string) string {
 	}
 	return id[len(id)-6:]
 }
+
+// SeatLetters is the seats' statuses, one letter each, in order: f free,
+// h held, s sold (the first letter of each status's word).
+func SeatLetters(seats []Seat) string {
+	b := make([]byte, len(seats))
+	for i, s := range seats {
+		b[i] = 'f'
+		if s.Status != "" {
+			b[i] = s.Status[0]
+		}
+	}
+	return string(b)
+}
