@@ -154,7 +154,6 @@
     $all("[id]", copy).forEach(function (el) { el.removeAttribute("id"); });
     copy.open = true;
     into.replaceChildren(copy);
-    mine.className = "mine st-" + row.dataset.status;
     mine.dataset.status = row.dataset.status;
     if (row.dataset.status !== "pending" && $(".told.yes", row)) mine.dataset.follow = "";
   }
