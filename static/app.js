@@ -96,7 +96,6 @@
   // payloads, and the field they are typing in (a switch row is redrawn
   // whenever any process changes a switch) survive their element being
   // redrawn.
-  var keep = { seats: [], open: [], field: null };
   // The seats of this page's own booking in flight: they turn "held" under
   // the person's ticks by their own doing, which is not news.
   var booking = [];
@@ -104,7 +103,10 @@
     var form = e.detail.elt;
     if (form && form.id === "booking-form") booking = $all("input[name=seats]:checked", form).map(function (i) { return i.value; });
   });
+  var keep = { seats: [], open: [], field: null, rows: {} };
   document.addEventListener("htmx:wsBeforeMessage", function () {
+    keep.rows = {};
+    $all("#booking-list > [data-id]").forEach(function (el) { keep.rows[el.dataset.id] = true; });
     keep.seats = $all("#booking-form input[name=seats]:checked").map(function (i) { return i.value; });
     keep.open = $all("details[open][id]").map(function (d) { return d.id; });
     keep.field = null;
@@ -142,24 +144,79 @@
       var d = document.getElementById(id);
       if (d) d.open = true;
     });
+    seatStates();
+    follow();
     tidyList();
     summarize();
   });
 
+  // The first frame carries the seats as one letter each (f, h, s) in the
+  // order the page drew them, with each status's title; set every seat
+  // that differs as the server would have drawn it.
+  var seatStatus = { f: "free", h: "held", s: "sold" };
+  function seatStates() {
+    var st = $("#seat-states");
+    var letters = st && st.dataset.states;
+    if (!letters) return;
+    delete st.dataset.states;
+    var seats = $all("#seatmap .seat");
+    if (seats.length !== letters.length) return; // another venue: leave the page as drawn
+    seats.forEach(function (label, i) {
+      var status = seatStatus[letters.charAt(i)] || "free";
+      if (label.classList.contains("seat-" + status)) return;
+      var input = label.querySelector("input");
+      var title = (st.getAttribute("data-title-" + status) || "").replace("{id}", input.value);
+      label.className = "seat seat-" + status;
+      label.title = title;
+      input.setAttribute("aria-label", title);
+      input.disabled = status !== "free";
+      if (input.disabled) input.checked = false;
+    });
+  }
+
+  // The booking just made in the form is shown beside it and followed:
+  // each live redraw of its row is copied there, until it is decided and
+  // its user told.
+  function follow() {
+    var mine = $("#mine");
+    var id = mine && mine.dataset.follow;
+    if (!id) return;
+    var row = document.getElementById("booking-" + id);
+    var into = $(".mine-row", mine);
+    if (!row || !into) return;
+    var copy = row.querySelector("details").cloneNode(true);
+    copy.removeAttribute("id");
+    $all("[id]", copy).forEach(function (el) { el.removeAttribute("id"); });
+    copy.open = true;
+    into.replaceChildren(copy);
+    mine.dataset.status = row.dataset.status;
+    if (row.dataset.status !== "pending" && $(".told.yes", row)) mine.dataset.follow = "";
+  }
+  document.addEventListener("click", function (e) {
+    if (!e.target.closest || !e.target.closest(".mine-close")) return;
+    var mine = $("#mine");
+    mine.hidden = true;
+    mine.dataset.follow = "";
+  });
+
   // Live bookings arrive at the top of the list. Keep each booking once
-  // (the newest copy), only those the filter wants, newest first, and no
-  // more than the list holds.
+  // (the newest copy), only those the filter and the search want, newest
+  // first, and no more than the list holds. An older page stays still: it
+  // updates the bookings it shows and takes no new ones.
   function tidyList() {
     var list = $("#booking-list");
     if (!list) return;
     var status = list.dataset.filterStatus || "";
     var user = list.dataset.filterUser || "";
+    var q = list.dataset.q || "";
+    var live = list.dataset.live !== "false";
     var limit = parseInt(list.dataset.limit, 10) || 50;
     var seen = {};
     var keepers = [];
     Array.prototype.slice.call(list.children).forEach(function (el) {
       var id = el.dataset.id;
-      if (!id || seen[id] || (status && el.dataset.status !== status) || (user && el.dataset.user !== user)) {
+      if (!id || seen[id] || (status && el.dataset.status !== status) || (user && el.dataset.user !== user) ||
+          (q && !found(q, id, el.dataset.user)) || (!live && !keep.rows[id])) {
         el.remove();
         return;
       }
@@ -172,6 +229,27 @@
       if (i >= limit) { el.remove(); return; }
       if (list.children[i] !== el) list.insertBefore(el, list.children[i] || null);
     });
+    // New bookings pushed older ones off the newest page: "older" starts
+    // below the last one still shown, so none is skipped.
+    var older = $("#page-older");
+    var last = list.lastElementChild;
+    if (live && older && last && older.dataset.before !== last.dataset.id) {
+      var link = older.cloneNode(true);
+      link.dataset.before = last.dataset.id;
+      ["href", "hx-get"].forEach(function (a) {
+        var u = new URL(link.getAttribute(a), location.href);
+        u.searchParams.set("before", last.dataset.id);
+        link.setAttribute(a, u.pathname + u.search);
+      });
+      older.replaceWith(link);
+      htmx.process(link);
+    }
+  }
+  // found is the server's search (saga.Search): the id starts with q, in
+  // any case, or the user is q.
+  function found(q, id, user) {
+    q = q.trim();
+    return id.indexOf(q.toLowerCase()) === 0 || user === q;
   }
 
   // The Book button says what it will book.

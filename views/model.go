@@ -43,12 +43,10 @@ type Dashboard struct {
 	Switches    []Switch
 	Queues      Queues
 	Filter      Filter
-	Bookings    []Booking
+	List        BookingsList
 	Notices     Notices
 	DeadLetters DeadLetters
 	Invariants  Invariants
-	// ListLimit is how many bookings the list keeps.
-	ListLimit int
 }
 
 // Stats are the header's counts.
@@ -160,6 +158,8 @@ type QueueWait struct {
 // Filter narrows the bookings list.
 type Filter struct {
 	Status, UserID string
+	// Q is a search: an id prefix or a user's exact name.
+	Q string
 }
 
 // Query returns the filter as URL query text, "" when it filters nothing.
@@ -170,6 +170,9 @@ func (f Filter) Query() string {
 	}
 	if f.UserID != "" {
 		v.Set("user_id", f.UserID)
+	}
+	if f.Q != "" {
+		v.Set("q", f.Q)
 	}
 	return v.Encode()
 }

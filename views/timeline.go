@@ -190,6 +190,8 @@ type Timeline struct {
 	// Narrow is the drawing for a small screen: rows wrap early enough to
 	// be read at their size there, rather than shrunk to fit.
 	Narrow bool
+	// Fit is a narrow drawing that is the only one: see LayoutFitAs.
+	Fit bool
 	// Messages is how many messages the drawing stands for: every one.
 	Messages int
 }
@@ -715,10 +717,23 @@ func (b Booking) TotalTime() string {
 	return Duration(b.Events[len(b.Events)-1].At.Sub(b.Events[0].At))
 }
 
-// widthName says which screens a drawing is for, as the stylesheet reads it.
+// widthName says which boxes a drawing is for, as the stylesheet reads
+// it: "fit" is drawn narrow for a box that is narrow at any screen size.
 func widthName(t Timeline) string {
-	if t.Narrow {
+	switch {
+	case t.Fit:
+		return "fit"
+	case t.Narrow:
 		return "narrow"
 	}
 	return "wide"
+}
+
+// LayoutFitAs lays out events in the given mode for a box that is narrow
+// on every screen, such as a row of the bookings list: one drawing, no
+// wide one beside it.
+func LayoutFitAs(events []Event, mode string) Timeline {
+	t := LayoutNarrowAs(events, false, mode)
+	t.Fit = true
+	return t
 }

@@ -170,9 +170,9 @@ func TestDashboardHasEveryPanel(t *testing.T) {
 		Stats:    views.Stats{Known: true, Total: 1204, Confirmed: 1150, Compensated: 54},
 		Seats:    views.SeatMap{Known: true, Rows: []views.SeatRow{{Label: "A", Seats: []views.Seat{{ID: "A1", Status: "free"}}}}},
 		Switches: []views.Switch{{Part: "payment"}, {Part: "seats"}, {Part: "notification"}},
-		Bookings: []views.Booking{booking("b1", "alice", saga.StatusConfirmed, happyEvents)},
-		Filter:   views.Filter{Status: "confirmed", UserID: "alice"}, ListLimit: 50,
+		Filter:   views.Filter{Status: "confirmed", UserID: "alice"},
 	}
+	d.List = views.BookingsList{Filter: d.Filter, Limit: 50, Live: true, Items: []views.Booking{booking("b1", "alice", saga.StatusConfirmed, happyEvents)}}
 	doc, _ := mustRender(t, views.DashboardPage(d))
 	if got := doc.Find("[ws-connect]").AttrOr("ws-connect", ""); got != "/ws" {
 		t.Errorf("ws-connect = %q", got)

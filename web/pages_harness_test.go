@@ -96,13 +96,19 @@ func mustOpenStore(t *testing.T, dir, name string) *sqlite.DB {
 // folder, with a 3x4 venue.
 func mustServe(t *testing.T, token string) *harness {
 	t.Helper()
+	return mustServeVenue(t, token, saga.Venue{Rows: 3, Cols: 4})
+}
+
+// mustServeVenue is mustServe with a venue of another size.
+func mustServeVenue(t *testing.T, token string, venue saga.Venue) *harness {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	bus := &quietBus{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	open := func(name string) *sqlite.DB { return mustOpenStore(t, dir, name) }
 	sw := saga.NewSwitches()
-	bk, err := booking.New(ctx, open("booking"), bus, saga.Venue{Rows: 3, Cols: 4}, 0, log)
+	bk, err := booking.New(ctx, open("booking"), bus, venue, 0, log)
 	if err != nil {
 		t.Fatal(err)
 	}

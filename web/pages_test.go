@@ -136,7 +136,7 @@ func TestLiveFeedSendsASnapshotThenDeltas(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := parse(t, string(snap))
-	for _, id := range []string{"seatmap", "stats", "queues", "broker", "notices", "dead-letters", "switch-payment"} {
+	for _, id := range []string{"seat-states", "stats", "queues", "broker", "notices", "dead-letters", "switch-payment"} {
 		if doc.Find("#"+id).Length() != 1 {
 			t.Errorf("the snapshot has no #%s", id)
 		}

@@ -276,6 +276,10 @@ func runOnce(ctx context.Context, cfg Config, bin string, n int) (Run, error) {
 	r.Throughput, err = runThroughput(ctx, a, opts)
 	if dash != nil {
 		r.Dashboard = dash.result(r.Throughput, dashGrace)
+		if r.Dashboard.FirstFrameAfter, err = firstFrame(ctx, base, cfg.Token); err != nil {
+			progress("run %d: %v", n, err)
+		}
+		err = nil
 	}
 	if err != nil {
 		return r, err

@@ -90,6 +90,8 @@ func report(w io.Writer, cfg Config, m Machine, runs []Run, scale []ScalePoint) 
 			thousands(int64(d0.Pairs-d0.Undrawn)), thousands(int64(d0.Pairs)))
 		p("               %s frames, %.1f MiB per viewer",
 			thousands(int64(d0.Frames/max(1, d0.Clients))), float64(d0.Bytes)/float64(max(1, d0.Clients))/(1<<20))
+		p("  first frame  %.1f KiB on opening before the run, %.1f KiB after it (%d×%d venue; target < 200 KB)",
+			float64(d0.FirstFrame)/1024, float64(d0.FirstFrameAfter)/1024, venueSide, venueSide)
 		if d0.DropErr != nil {
 			p("               first drop: %v", d0.DropErr)
 		}

@@ -84,6 +84,7 @@ type wsClient struct {
 	seen    map[string]time.Time
 	frames  int
 	bytes   int64
+	first   int   // the first frame's size: the snapshot a newcomer gets
 	dropped error // set when the server closed or broke the connection
 	closing bool  // set before we close it ourselves: not a drop
 	done    chan struct{}
@@ -130,6 +131,9 @@ func (c *wsClient) read(ctx context.Context) {
 		ids := confirmedIDs(frame)
 		c.mu.Lock()
 		c.frames++
+		if c.frames == 1 {
+			c.first = len(frame)
+		}
 		c.bytes += int64(len(frame))
 		for _, id := range ids {
 			if _, ok := c.seen[id]; !ok {
@@ -161,6 +165,11 @@ type Dashboard struct {
 	CatchUp time.Duration
 	Frames  int
 	Bytes   int64
+	// FirstFrame is the largest first frame a viewer got when it
+	// connected, before the run; FirstFrameAfter is a newcomer's, after
+	// it, with the run's bookings held or sold. The target is < 200 KB
+	// for the 100×100 venue.
+	FirstFrame, FirstFrameAfter int
 }
 
 // newestShown is how many of the newest bookings must end up confirmed on
@@ -217,6 +226,7 @@ func (d *dashboard) result(t Throughput, grace time.Duration) Dashboard {
 		c.mu.Lock()
 		r.Frames += c.frames
 		r.Bytes += c.bytes
+		r.FirstFrame = max(r.FirstFrame, c.first)
 		if c.dropped != nil {
 			r.Dropped++
 			if r.DropErr == nil {
@@ -238,6 +248,38 @@ func (d *dashboard) result(t Throughput, grace time.Duration) Dashboard {
 	}
 	r.Staleness = summarize(stale)
 	return r
+}
+
+// firstFrame connects one more viewer, as a person opening the dashboard
+// would, and returns the size of the first frame it gets.
+func firstFrame(ctx context.Context, base, token string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c, err := dialDashboard(ctx, base, token)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		c.mu.Lock()
+		c.closing = true
+		c.mu.Unlock()
+		_ = c.conn.Close(websocket.StatusNormalClosure, "measured")
+		<-c.done
+	}()
+	for {
+		c.mu.Lock()
+		n, dropped := c.first, c.dropped
+		c.mu.Unlock()
+		switch {
+		case n > 0:
+			return n, nil
+		case dropped != nil:
+			return 0, fmt.Errorf("dashboard: first frame: %w", dropped)
+		case ctx.Err() != nil:
+			return 0, fmt.Errorf("dashboard: first frame: %w", ctx.Err())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // caughtUp returns the moment the last connected viewer showed every one

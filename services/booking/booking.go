@@ -67,6 +67,11 @@ type Filter struct {
 	UserID string
 	Limit  int
 	Before string // an id: list only bookings older than it, for paging
+	// After is an id: list only the Limit bookings just newer than it,
+	// still newest first, for paging back towards the newest.
+	After string
+	// Search, when not nil, keeps only the bookings it matches.
+	Search *saga.Search
 }
 
 // Service is the Booking participant.

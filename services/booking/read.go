@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sagaboard/sagaboard/services/saga"
@@ -46,7 +47,14 @@ func (s *Service) Get(ctx context.Context, id string) (Booking, error) {
 }
 
 // List returns bookings newest first. Ids sort by creation time, so ordering
-// by id uses the primary key or the (status, id) and (user_id, id) indexes.
+// by id uses the primary key or the (status, id) and (user_id, id) indexes,
+// and paging by id (Before, After) is a range of those indexes: a page
+// costs the same at the 50,000th booking as at the first.
+//
+// A search is two such ranges, merged here: ids from the prefix up to the
+// prefix followed by "~" (above every id character), and the user's
+// bookings in (user_id, id). One query with OR would have to sort every
+// booking of a busy user to find the newest few.
 func (s *Service) List(ctx context.Context, f Filter) ([]Booking, error) {
 	if f.Limit <= 0 {
 		f.Limit = 50
@@ -54,8 +62,23 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Booking, error) {
 	if f.Limit > MaxList {
 		f.Limit = MaxList
 	}
-	var where []string
-	var args []any
+	if f.Search == nil {
+		return s.list(ctx, f, nil, nil)
+	}
+	out, err := s.list(ctx, f, []string{"user_id = ?"}, []any{f.Search.User})
+	if err != nil || f.Search.IDPrefix == "" {
+		return out, err
+	}
+	byID, err := s.list(ctx, f, []string{"id >= ?", "id < ?"}, []any{f.Search.IDPrefix, f.Search.IDPrefix + "~"})
+	if err != nil {
+		return nil, err
+	}
+	return mergeNewest(out, byID, f.Limit, f.After != ""), nil
+}
+
+// list runs one indexed range of List, with where and args added to the
+// filter's own.
+func (s *Service) list(ctx context.Context, f Filter, where []string, args []any) ([]Booking, error) {
 	if f.Status != "" {
 		where, args = append(where, "status = ?"), append(args, f.Status)
 	}
@@ -65,11 +88,16 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Booking, error) {
 	if f.Before != "" {
 		where, args = append(where, "id < ?"), append(args, f.Before)
 	}
+	order := "DESC"
+	if f.After != "" {
+		// The page just newer than After is the oldest Limit above it.
+		where, args, order = append(where, "id > ?"), append(args, f.After), "ASC"
+	}
 	q := `SELECT ` + bookingCols + ` FROM bookings`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	q += ` ORDER BY id DESC LIMIT ?`
+	q += ` ORDER BY id ` + order + ` LIMIT ?`
 	args = append(args, f.Limit)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -84,7 +112,37 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Booking, error) {
 		}
 		out = append(out, b)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("booking: list: %w", err)
+	}
+	if f.After != "" {
+		slices.Reverse(out)
+	}
+	return out, nil
+}
+
+// mergeNewest merges two lists sorted newest first into one without
+// repeats, keeping the newest limit, or the oldest limit when paging
+// towards the newest (after).
+func mergeNewest(a, b []Booking, limit int, after bool) []Booking {
+	out := make([]Booking, 0, len(a)+len(b))
+	for len(a) > 0 || len(b) > 0 {
+		switch {
+		case len(b) == 0 || (len(a) > 0 && a[0].ID > b[0].ID):
+			out, a = append(out, a[0]), a[1:]
+		case len(a) == 0 || b[0].ID > a[0].ID:
+			out, b = append(out, b[0]), b[1:]
+		default: // the same booking, found both ways
+			out, a, b = append(out, a[0]), a[1:], b[1:]
+		}
+	}
+	if len(out) <= limit {
+		return out
+	}
+	if after {
+		return out[len(out)-limit:]
+	}
+	return out[:limit]
 }
 
 // Seats returns the seat map in row order.

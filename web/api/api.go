@@ -121,10 +121,22 @@ func (h *Handler) createBooking(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) listBookings(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := booking.Filter{Status: q.Get("status"), UserID: q.Get("user_id"), Before: q.Get("before")}
+	f := booking.Filter{Status: q.Get("status"), UserID: q.Get("user_id"), Before: q.Get("before"), After: q.Get("after")}
 	if f.Status != "" && !saga.ValidStatus(f.Status) {
 		h.fail(w, r, httperr.Errorf(httperr.Invalid, "status must be pending, confirmed or compensated"))
 		return
+	}
+	if f.Before != "" && f.After != "" {
+		h.fail(w, r, httperr.Errorf(httperr.Invalid, "give before or after, not both: a page is older than one booking or newer than one"))
+		return
+	}
+	if q.Has("q") {
+		s, err := saga.ParseSearch(q.Get("q"))
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		f.Search = &s
 	}
 	limit, err := parseLimit(q.Get("limit"), 50, booking.MaxList)
 	if err != nil {

@@ -114,7 +114,13 @@ func (h *Handler) bookFromForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg := fmt.Sprintf("Booked %s for %s (%s). It is on its way through the saga.", strings.Join(b.Seats, " "), b.UserID, views.Money(b.AmountCents))
-	h.answer(w, r, http.StatusAccepted, views.FormResult{OK: true, Message: msg, BookingID: b.ID})
+	// The booking is shown open beside the form, and the page follows it
+	// there: it may be decided before a person could scroll to the list.
+	var mine []templ.Component
+	if v, err := h.model.Booking(r.Context(), b.ID); err == nil {
+		mine = append(mine, views.Mine(v))
+	}
+	h.answer(w, r, http.StatusAccepted, views.FormResult{OK: true, Message: msg, BookingID: b.ID}, mine...)
 }
 
 // switchesFromForm changes the failure switches from their forms. The

@@ -18,7 +18,6 @@ import (
 	"github.com/sagaboard/sagaboard/views"
 	"github.com/sagaboard/sagaboard/web/httperr"
 	"github.com/sagaboard/sagaboard/web/load"
-	"github.com/sagaboard/sagaboard/web/viewmodel"
 )
 
 // Routes registers the pages, their form endpoints and the WebSocket on
@@ -81,7 +80,7 @@ func (h *Handler) pageError(w http.ResponseWriter, r *http.Request, err error) {
 
 func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	d := views.Dashboard{Page: h.page(r, "sagaboard", "/ws"), Filter: viewmodel.FilterOf(r.URL.Query()), ListLimit: listLimit,
+	d := views.Dashboard{Page: h.page(r, "sagaboard", "/ws"),
 		Switches: h.model.Switches(), Queues: h.live.queuesView(), Broker: h.live.brokerView(), Invariants: h.model.Invariants()}
 	seats, err := h.model.Seats(ctx)
 	if err != nil {
@@ -94,10 +93,11 @@ func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.live.header(&d.Stats)
-	if d.Bookings, err = h.model.List(ctx, d.Filter, listLimit); err != nil {
+	if d.List, err = h.model.ListPage(ctx, r.URL.Query(), listLimit); err != nil {
 		h.pageError(w, r, err)
 		return
 	}
+	d.Filter = d.List.Filter
 	if d.Notices, err = h.model.Notices(ctx); err != nil {
 		h.pageError(w, r, err)
 		return
@@ -109,21 +109,23 @@ func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, views.DashboardPage(d))
 }
 
-// bookingList is the list alone, for the filter: htmx swaps it in and puts
-// the filter in the address bar, so a reload keeps it.
+// bookingList is the list alone, for the filter, the search and the
+// pager: htmx swaps it in and puts the same page in the address bar, so a
+// reload keeps it.
 func (h *Handler) bookingList(w http.ResponseWriter, r *http.Request) {
-	f := viewmodel.FilterOf(r.URL.Query())
-	items, err := h.model.List(r.Context(), f, listLimit)
+	l, err := h.model.ListPage(r.Context(), r.URL.Query(), listLimit)
 	if err != nil {
 		h.pageError(w, r, err)
 		return
 	}
-	push := "/"
-	if q := f.Query(); q != "" {
-		push += "?" + q
+	push := l.PageURL("/", "", "")
+	for _, dir := range []string{"before", "after"} {
+		if id := r.URL.Query().Get(dir); id != "" && !l.Live {
+			push = l.PageURL("/", dir, id)
+		}
 	}
 	w.Header().Set("HX-Push-Url", push)
-	h.render(w, r, http.StatusOK, views.BookingList(items, f, listLimit))
+	h.render(w, r, http.StatusOK, views.ListView(l))
 }
 
 func (h *Handler) bookingPage(w http.ResponseWriter, r *http.Request) {

@@ -2,11 +2,14 @@ package viewmodel
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"time"
 
+	"github.com/sagaboard/sagaboard/services/booking"
 	"github.com/sagaboard/sagaboard/services/saga"
 	"github.com/sagaboard/sagaboard/views"
+	"github.com/sagaboard/sagaboard/web/httperr"
 )
 
 // The dashboard's side panels' sizes.
@@ -150,4 +153,72 @@ func (b *Builder) Invariants() views.Invariants {
 			Skipped: r.Skipped, Violations: byRule[r.Rule]})
 	}
 	return v
+}
+
+// ListPage is one page of the bookings list, as the address asks for it:
+// status=, user_id=, q= (a search), and before= or after= (an id to page
+// from). A search that cannot be read is not an error of the page: the
+// list says why, and shows nothing.
+func (b *Builder) ListPage(ctx context.Context, q url.Values, limit int) (views.BookingsList, error) {
+	f := FilterOf(q)
+	f.Q = strings.TrimSpace(q.Get("q"))
+	l := views.BookingsList{Filter: f, Limit: limit, Live: true}
+	if !b.src.Has(saga.PartBooking) {
+		return l, nil
+	}
+	bf := booking.Filter{Status: f.Status, UserID: f.UserID, Limit: limit + 1}
+	if f.Q != "" {
+		s, err := saga.ParseSearch(f.Q)
+		if err != nil {
+			l.Err = httperr.From(err).Message
+			return l, nil
+		}
+		bf.Search = &s
+	}
+	before, after := cursor(q.Get("before")), cursor(q.Get("after"))
+	var page []booking.Booking
+	if after != "" {
+		// One more than a page: the extra one, the newest, says there is
+		// a newer page still. Without it this is the newest page, which
+		// is drawn as such, live.
+		bf.After = after
+		got, err := b.src.Booking.List(ctx, bf)
+		if err != nil {
+			return l, err
+		}
+		if len(got) > limit {
+			page = got[1:]
+			l.Live, l.Newer, l.Older = false, page[0].ID, page[len(page)-1].ID
+		}
+		bf.After = ""
+	}
+	if page == nil {
+		bf.Before = before
+		got, err := b.src.Booking.List(ctx, bf)
+		if err != nil {
+			return l, err
+		}
+		if len(got) > limit {
+			got = got[:limit]
+			l.Older = got[limit-1].ID
+		}
+		page = got
+		if before != "" {
+			l.Live = false
+			if len(page) > 0 {
+				l.Newer = page[0].ID
+			}
+		}
+	}
+	var err error
+	l.Items, err = b.withEvents(ctx, page)
+	return l, err
+}
+
+// cursor is a paging id from the address, "" when it cannot be one.
+func cursor(id string) string {
+	if len(id) > 64 {
+		return ""
+	}
+	return id
 }
