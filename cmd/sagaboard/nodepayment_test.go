@@ -140,7 +140,13 @@ func TestNodePaymentStandsInForTheGoOne(t *testing.T) {
 	goRun.Stop()
 
 	dir := t.TempDir()
-	MustProvisioned(t, dir)
+	guestURL, creds := MustProvisioned(t, dir)
+	// guest may only read a queue of its own bound to both exchanges: the
+	// tap that checks every message, the Node payment's among them.
+	if out, err := exec.Command("rabbitmqctl", "set_permissions", "-p", creds.vhost, "guest", `^amq\.gen-.*`, `^amq\.gen-.*`, `^(sagaboard|sagaboard\.control|amq\.gen-.*)$`).CombinedOutput(); err != nil {
+		t.Fatalf("rabbitmqctl set_permissions: %v\n%s", err, out)
+	}
+	tap := MustTap(t, guestURL)
 	p := Start(t, "-addr", "127.0.0.1:0", "-data", dir, "-deadline", "3s", "-only", "web,booking,seats,compensation,notification,observer")
 	store := filepath.Join(t.TempDir(), "payment-node.json")
 	StartNodePayment(t, "SAGABOARD_DATA="+dir, "PAYMENT_STORE="+store, "AMQP_URL=")
@@ -157,8 +163,22 @@ func TestNodePaymentStandsInForTheGoOne(t *testing.T) {
 		}
 	}
 
-	// Every message of the Node run matches the contract's payload schemas.
+	// Every message of the Node run matches the contract, its payload, its
+	// properties and headers, and who may send it with which routing key.
 	contract := MustContract(t)
+	fromNode := 0
+	for _, d := range tap.Messages() {
+		if err := contract.Check(d); err != nil {
+			t.Errorf("%s from %s with routing key %s breaks the contract: %v\n%s", d.Type, d.UserId, d.RoutingKey, err, d.Body)
+		}
+		if d.UserId == creds.Parts["payment"].User {
+			fromNode++
+		}
+	}
+	t.Logf("%d messages checked against the contract, %d of them from the Node payment", len(tap.Messages()), fromNode)
+	if fromNode < len(nodeScenarios) {
+		t.Errorf("the tap saw %d messages from the Node payment, want at least %d", fromNode, len(nodeScenarios))
+	}
 	for _, id := range ids {
 		for _, e := range p.Get(id).Events {
 			body, err := jsonschema.UnmarshalJSON(bytes.NewReader(e.Payload))
