@@ -22,7 +22,7 @@ TOOLBIN     := $(CURDIR)/bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOTESTSUM   := gotest.tools/gotestsum@v1.13.0
 
-.PHONY: help run build test lint broker chromium generate bench fuzz vendor-htmx
+.PHONY: help run build test lint broker chromium generate bench fuzz vendor-htmx asyncapi
 
 help:
 	@echo "make run          start the broker, provision vhost \$$(VHOST) once, then run the dashboard on \$$(DATA) with \$$(ARGS)"
@@ -31,6 +31,7 @@ help:
 	@echo "make lint         templ generate -check, go vet and staticcheck"
 	@echo "make broker       make sure the local RabbitMQ is installed and running"
 	@echo "make generate     go tool templ generate"
+	@echo "make asyncapi     write static/asyncapi.yaml, the message contract, from the code's routing tables"
 	@echo "make bench        go run ./cmd/sagabench \$$(ARGS)"
 	@echo "make fuzz         fuzz every Fuzz* target in FUZZ_PKGS for FUZZTIME each"
 	@echo "make vendor-htmx  re-fetch static/htmx* at the versions in static/VERSIONS"
@@ -82,6 +83,11 @@ generate:
 
 bench:
 	$(GO) run ./cmd/sagabench $(ARGS)
+
+# The contract is made from saga.Routes, Bindings, Consumes and the
+# topology; a test fails when the committed file is not what they make.
+asyncapi:
+	$(GO) generate ./static
 
 # go test -fuzz takes one target at a time, so run each Fuzz* function of
 # each package in turn.

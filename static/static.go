@@ -2,7 +2,7 @@
 // vendored htmx library and its WebSocket extension (versions pinned in
 // VERSIONS, refreshed with `make vendor-htmx`), the dashboard stylesheet and
 // the page's small script (the Content-Security-Policy allows no inline
-// script, so it is a file).
+// script, so it is a file), and the message contract, asyncapi.yaml.
 package static
 
 import (
@@ -17,10 +17,19 @@ import (
 // README's screenshot.png, VERSIONS and the licences, and the binary
 // should neither carry nor serve them.
 //
-//go:embed htmx.min.js htmx-ext-ws.js app.css app.js
+//go:generate go run ../cmd/sagaboard asyncapi -o asyncapi.yaml
+//go:embed htmx.min.js htmx-ext-ws.js app.css app.js asyncapi.yaml
 var files embed.FS
 
 // FS returns the embedded static assets (htmx.min.js, htmx-ext-ws.js,
-// app.css and app.js) as a read-only file system. It is a function rather than an
+// app.css, app.js and asyncapi.yaml) as a read-only file system. It is a function rather than an
 // exported variable so that callers cannot reassign the embedded files.
 func FS() fs.FS { return files }
+
+// AsyncAPI returns the message contract, AsyncAPI 3 in YAML, as committed:
+// `make asyncapi` writes it from the tables the code enforces, and a test in
+// services/rabbit fails when it is not what they make now.
+func AsyncAPI() []byte {
+	b, _ := files.ReadFile("asyncapi.yaml") // embedded: it cannot be missing
+	return b
+}

@@ -174,10 +174,11 @@ func (s *Server) BookingCommitted(id string) {
 // Close stops a running load and disconnects every dashboard client.
 func (s *Server) Close() { s.load.Stop(); s.live.Close() }
 
-// routes registers every route: the API's, the pages', and the two that
+// routes registers every route: the API's, the pages', and the ones that
 // belong to the whole server.
 func (s *Server) routes(g *guard.Guard) {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /asyncapi.yaml", asyncAPI)
 	s.api.Routes(s.mux, g.Protect)
 	s.pages.Routes(s.mux, g.Protect)
 }

@@ -45,6 +45,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "asyncapi" {
+		if err := writeAsyncAPI(os.Args[2:], os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "sagaboard:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	m := NewMain()
 	if err := m.ParseFlags(os.Args[1:], os.Getenv); err != nil {
 		fmt.Fprintln(os.Stderr, "sagaboard:", err)

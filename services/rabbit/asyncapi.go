@@ -1,0 +1,584 @@
+package rabbit
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/sagaboard/sagaboard/services/saga"
+)
+
+// AsyncAPIVersion is the version of the AsyncAPI specification the contract
+// is written in.
+const AsyncAPIVersion = "3.1.0"
+
+// amqpBindingVersion is the AsyncAPI AMQP bindings' version the contract
+// uses.
+const amqpBindingVersion = "0.3.0"
+
+// AsyncAPI returns the message contract as an AsyncAPI 3 document, in YAML:
+// the exchanges, a channel per routing key and per queue, every message
+// type with a JSON Schema for its payload and for its AMQP properties and
+// headers, and an operation per part and channel saying who sends and who
+// receives it.
+//
+// It is made from the tables the code enforces (saga.Routes, saga.Bindings,
+// saga.Consumes, saga.WorkQueues, DecodeEnvelope's limits and this
+// package's topology and headers), so the document cannot say what the
+// code does not do. static/asyncapi.yaml is this output, committed and
+// served; a test fails when the two differ (run `make asyncapi`).
+func AsyncAPI() []byte {
+	var b bytes.Buffer
+	b.WriteString("# The message contract of sagaboard, made by `make asyncapi` from the tables\n")
+	b.WriteString("# the code enforces (services/rabbit/asyncapi.go). Do not edit by hand.\n")
+	writeYAML(&b, contract(), 0)
+	return b.Bytes()
+}
+
+// AsyncAPIJSON returns the same document as AsyncAPI, in JSON, for tools
+// that validate messages against its schemas.
+func AsyncAPIJSON() []byte {
+	b, err := json.Marshal(contract())
+	if err != nil {
+		panic("rabbit: encode asyncapi: " + err.Error()) // only maps, lists and scalars: unreachable
+	}
+	return b
+}
+
+// obj is a JSON object whose keys keep the order they were added in, so the
+// YAML reads top-down and the committed file diffs cleanly.
+type obj struct {
+	keys []string
+	vals map[string]any
+}
+
+func newObj(kv ...any) *obj {
+	o := &obj{vals: map[string]any{}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		o.set(kv[i].(string), kv[i+1])
+	}
+	return o
+}
+
+func (o *obj) set(k string, v any) *obj {
+	if _, ok := o.vals[k]; !ok {
+		o.keys = append(o.keys, k)
+	}
+	o.vals[k] = v
+	return o
+}
+
+// MarshalJSON writes the keys in order.
+func (o *obj) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range o.keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k)
+		b.Write(kb)
+		b.WriteByte(':')
+		vb, err := json.Marshal(o.vals[k])
+		if err != nil {
+			return nil, err
+		}
+		b.Write(vb)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+func ref(path ...string) *obj {
+	for i, p := range path {
+		path[i] = strings.ReplaceAll(strings.ReplaceAll(p, "~", "~0"), "/", "~1")
+	}
+	return newObj("$ref", "#/"+strings.Join(path, "/"))
+}
+
+// Channel ids: a routing key on an exchange, and a queue.
+func keyChannel(exchange, key string) string { return exchange + ":" + key }
+func queueChannel(queue string) string       { return "queue:" + queue }
+
+// uncaused lists the types made by a request or a timer rather than by
+// handling a message, so they carry no x-sagaboard-caused-by.
+var uncaused = []string{saga.TypeBookingCreated, saga.TypeDeadlineExceeded}
+
+// failures are the types whose envelope names themselves in "event".
+var failures = []string{saga.TypePaymentServiceFailed, saga.TypeSeatUpdatingServiceFailed, saga.TypeDeadlineExceeded}
+
+// sagaTypes lists every type in Routes, in the order it first appears.
+func sagaTypes() []string {
+	var ts []string
+	for _, r := range saga.Routes {
+		if !slices.Contains(ts, r.Type) {
+			ts = append(ts, r.Type)
+		}
+	}
+	return ts
+}
+
+func sendersOf(typ string) []string {
+	var ps []string
+	for _, r := range saga.Routes {
+		if r.Type == typ && !slices.Contains(ps, r.From) {
+			ps = append(ps, r.From)
+		}
+	}
+	return ps
+}
+
+// typesInto lists the types that reach queue: every type for the observer's
+// tap and the dead-letter queue, which take anything.
+func typesInto(queue string) []string {
+	var ts []string
+	for _, t := range sagaTypes() {
+		reaches := queue == saga.DeadLetterQueue
+		for _, r := range saga.Routes {
+			if r.Type == t && saga.Reaches(r.Key, queue) {
+				reaches = true
+			}
+		}
+		if reaches {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+func contract() *obj {
+	exchanges, queues := topology(Config{})
+	kinds := map[string]string{}
+	for _, e := range exchanges {
+		kinds[e.name] = e.kind
+	}
+	exchangeBinding := func(name string) *obj {
+		return newObj("name", name, "type", kinds[name], "durable", true, "autoDelete", false)
+	}
+
+	channels := newObj()
+	// A channel per routing key the saga's parts publish with.
+	var keys []string
+	for _, r := range saga.Routes {
+		if !slices.Contains(keys, r.Key) {
+			keys = append(keys, r.Key)
+		}
+	}
+	for _, k := range keys {
+		msgs := newObj()
+		for _, r := range saga.Routes {
+			if r.Key == k {
+				msgs.set(r.Type, ref("components", "messages", r.Type))
+			}
+		}
+		var into []string
+		for _, q := range saga.WorkQueues() {
+			if saga.Reaches(k, q) && q != saga.ObserverQueue {
+				into = append(into, q)
+			}
+		}
+		desc := fmt.Sprintf("Routing key %s on the %s exchange. It reaches %s, and the observer's tap.", k, saga.Exchange, list(into))
+		if len(into) == 0 {
+			desc = fmt.Sprintf("Routing key %s on the %s exchange. Only the observer's tap receives it: it is a note for the timeline.", k, saga.Exchange)
+		}
+		channels.set(keyChannel(saga.Exchange, k), newObj(
+			"address", k,
+			"title", k,
+			"description", desc,
+			"messages", msgs,
+			"bindings", newObj("amqp", newObj("is", "routingKey", "exchange", exchangeBinding(saga.Exchange), "bindingVersion", amqpBindingVersion)),
+		))
+	}
+	// A channel per queue, with its arguments and bindings as declared.
+	for _, q := range queues {
+		msgs := newObj()
+		for _, t := range typesInto(q.name) {
+			msgs.set(t, ref("components", "messages", t))
+		}
+		var binds []any
+		for _, b := range q.bindings {
+			binds = append(binds, newObj("exchange", b.exchange, "routingKey", b.key))
+		}
+		args := newObj()
+		for _, k := range sortedKeys(q.args) {
+			args.set(k, q.args[k])
+		}
+		channels.set(queueChannel(q.name), newObj(
+			"address", q.name,
+			"title", q.name,
+			"description", queueDescription(q.name),
+			"messages", msgs,
+			"bindings", newObj("amqp", newObj("is", "queue",
+				"queue", newObj("name", q.name, "durable", true, "exclusive", false, "autoDelete", false),
+				"bindingVersion", amqpBindingVersion)),
+			"x-sagaboard-arguments", args,
+			"x-sagaboard-bindings", binds,
+		))
+	}
+	for _, c := range []struct{ key, typ, desc string }{
+		{saga.ControlKey, saga.TypeSwitchesChanged, "The whole set of failure switches, sent by web on every change and in answer to a Hello. Every process binds a server-named exclusive queue (amq.gen-…) to control.# on this exchange."},
+		{saga.KeyHello, saga.TypeHello, "Sent by a process without the dashboard once its control subscription is in place; web answers with the switches."},
+	} {
+		channels.set(keyChannel(ControlExchange, c.key), newObj(
+			"address", c.key,
+			"title", c.key,
+			"description", c.desc,
+			"messages", newObj(c.typ, ref("components", "messages", c.typ)),
+			"bindings", newObj("amqp", newObj("is", "routingKey", "exchange", exchangeBinding(ControlExchange), "bindingVersion", amqpBindingVersion)),
+		))
+	}
+
+	operations := newObj()
+	sendBinding := newObj("amqp", newObj("deliveryMode", 2, "mandatory", false, "timestamp", true, "bindingVersion", amqpBindingVersion))
+	recvBinding := newObj("amqp", newObj("ack", true, "bindingVersion", amqpBindingVersion))
+	for _, p := range saga.Parts {
+		var pkeys []string
+		for _, r := range saga.Routes {
+			if r.From == p && !slices.Contains(pkeys, r.Key) {
+				pkeys = append(pkeys, r.Key)
+			}
+		}
+		for _, k := range pkeys {
+			var msgs []any
+			var types []string
+			for _, r := range saga.Routes {
+				if r.From == p && r.Key == k {
+					msgs = append(msgs, ref("channels", keyChannel(saga.Exchange, k), "messages", r.Type))
+					types = append(types, r.Type)
+				}
+			}
+			operations.set(p+".send."+k, newObj(
+				"action", "send",
+				"channel", ref("channels", keyChannel(saga.Exchange, k)),
+				"title", fmt.Sprintf("%s sends %s", p, list(types)),
+				"description", fmt.Sprintf("Published by %s with routing key %s on %s, persistent and confirmed, with user_id set to its broker user (VHOST.%s on a provisioned vhost).", p, k, saga.Exchange, p),
+				"messages", msgs,
+				"bindings", sendBinding,
+				"x-sagaboard-part", p,
+			))
+		}
+		for _, q := range saga.Consumes[p] {
+			var msgs []any
+			for _, t := range typesInto(q) {
+				msgs = append(msgs, ref("channels", queueChannel(q), "messages", t))
+			}
+			operations.set(p+".receive."+q, newObj(
+				"action", "receive",
+				"channel", ref("channels", queueChannel(q)),
+				"title", fmt.Sprintf("%s consumes %s", p, q),
+				"description", fmt.Sprintf("%s acks a message once what it caused is confirmed, requeues it on a passing failure, and rejects a message it can never handle, which the queue dead-letters. It believes a message's sender from the broker-validated user_id, checked against the routes above.", p),
+				"messages", msgs,
+				"bindings", recvBinding,
+				"x-sagaboard-part", p,
+			))
+		}
+	}
+	operations.set("web.send."+saga.ControlKey, newObj(
+		"action", "send",
+		"channel", ref("channels", keyChannel(ControlExchange, saga.ControlKey)),
+		"messages", []any{ref("channels", keyChannel(ControlExchange, saga.ControlKey), "messages", saga.TypeSwitchesChanged)},
+		"x-sagaboard-part", saga.PartWeb,
+	))
+	operations.set("every.receive."+saga.ControlKey, newObj(
+		"action", "receive",
+		"channel", ref("channels", keyChannel(ControlExchange, saga.ControlKey)),
+		"description", "Every process takes the switches; one not sent by web's broker user is ignored.",
+		"messages", []any{ref("channels", keyChannel(ControlExchange, saga.ControlKey), "messages", saga.TypeSwitchesChanged)},
+	))
+	operations.set("every.send."+saga.KeyHello, newObj(
+		"action", "send",
+		"channel", ref("channels", keyChannel(ControlExchange, saga.KeyHello)),
+		"messages", []any{ref("channels", keyChannel(ControlExchange, saga.KeyHello), "messages", saga.TypeHello)},
+	))
+	operations.set("web.receive."+saga.KeyHello, newObj(
+		"action", "receive",
+		"channel", ref("channels", keyChannel(ControlExchange, saga.KeyHello)),
+		"messages", []any{ref("channels", keyChannel(ControlExchange, saga.KeyHello), "messages", saga.TypeHello)},
+		"x-sagaboard-part", saga.PartWeb,
+	))
+
+	messages := newObj()
+	for _, t := range sagaTypes() {
+		payload := any(ref("components", "schemas", "Envelope"))
+		if slices.Contains(failures, t) {
+			payload = newObj("allOf", []any{payload, newObj(
+				"required", []any{"event"},
+				"properties", newObj("event", newObj("const", t)),
+			)})
+		}
+		messages.set(t, newObj(
+			"name", t,
+			"title", t,
+			"summary", fmt.Sprintf("Sent by %s.", list(sendersOf(t))),
+			"contentType", "application/json",
+			"correlationId", newObj("description", "The booking id, copied to every message of its saga.", "location", "$message.header#/correlation_id"),
+			"headers", headersSchema(t, sendersOf(t), !slices.Contains(uncaused, t)),
+			"payload", payload,
+			"bindings", newObj("amqp", newObj("messageType", t, "bindingVersion", amqpBindingVersion)),
+			"x-sagaboard-senders", toAny(sendersOf(t)),
+		))
+	}
+	messages.set(saga.TypeSwitchesChanged, newObj(
+		"name", saga.TypeSwitchesChanged,
+		"title", saga.TypeSwitchesChanged,
+		"summary", "Sent by web.",
+		"contentType", "application/json",
+		"headers", headersSchema(saga.TypeSwitchesChanged, []string{saga.PartWeb}, false),
+		"payload", ref("components", "schemas", "SwitchState"),
+		"bindings", newObj("amqp", newObj("messageType", saga.TypeSwitchesChanged, "bindingVersion", amqpBindingVersion)),
+	))
+	messages.set(saga.TypeHello, newObj(
+		"name", saga.TypeHello,
+		"title", saga.TypeHello,
+		"summary", "Sent by a process without the dashboard; its source is the comma list of parts it runs.",
+		"contentType", "application/json",
+		"headers", headersSchema(saga.TypeHello, nil, false),
+		"payload", newObj("type", "object"),
+		"bindings", newObj("amqp", newObj("messageType", saga.TypeHello, "bindingVersion", amqpBindingVersion)),
+	))
+
+	return newObj(
+		"asyncapi", AsyncAPIVersion,
+		"info", newObj(
+			"title", "sagaboard",
+			"version", "1.0.0",
+			"description", "A choreography-based seat-booking saga on RabbitMQ. Each part publishes through the "+saga.Exchange+" topic exchange with the routing key of the queue its message is meant for, persistent and confirmed, and consumes its own queues with manual acks. The body of every saga message is the Envelope; the booking id is its correlation_id. A message a part publishes carries user_id, its broker user: on a provisioned vhost the broker checks it, and consumers believe a sender only from it.",
+			"license", newObj("name", "MIT"),
+		),
+		"defaultContentType", "application/json",
+		"servers", newObj("local", newObj(
+			"host", "localhost:5672",
+			"protocol", "amqp",
+			"protocolVersion", "0.9.1",
+			"pathname", "/{vhost}",
+			"description", "A local RabbitMQ. `sagaboard setup-broker` provisions a vhost with one broker user per part, VHOST.PART.",
+			"variables", newObj("vhost", newObj("default", "sagaboard", "description", "The vhost; a provisioned one has per-part users.")),
+		)),
+		"channels", channels,
+		"operations", operations,
+		"components", newObj(
+			"schemas", newObj(
+				"Envelope", envelopeSchema(),
+				"Booking", bookingSchema(),
+				"SwitchState", switchStateSchema(),
+			),
+			"messages", messages,
+		),
+	)
+}
+
+func queueDescription(q string) string {
+	switch {
+	case q == saga.ObserverQueue:
+		return fmt.Sprintf("The observer's tap, bound with # on %s: it sees every saga message. It keeps at most %d, dropping the oldest.", saga.Exchange, ObserverMaxLength)
+	case q == saga.DeadLetterQueue:
+		return fmt.Sprintf("Messages no part could handle, through %s or a work queue's dead-lettering; the observer keeps them and may replay one through %s.", DeadExchange, ReplayExchange)
+	case isRetryQueue(q):
+		return fmt.Sprintf("Holds a failed notification for %s, then dead-letters it back into %s.", saga.RetryQueueFor(retryIndex(q)+1).Delay, saga.NotificationQueue)
+	}
+	return fmt.Sprintf("A work queue. A rejected message is dead-lettered to %s; a replayed one comes back through %s.", saga.DeadLetterQueue, ReplayExchange)
+}
+
+// headersSchema describes a message's AMQP properties, by their AMQP names,
+// and its application headers, as one object: that is what a consumer sees.
+func headersSchema(typ string, senders []string, caused bool) *obj {
+	required := []any{"message_id", "type", "user_id", "content_type", "delivery_mode", hdrSource, hdrPublishedMS}
+	text := newObj("type", "string", "minLength", 1, "maxLength", 64)
+	source := newObj("type", "string", "minLength", 1)
+	if len(senders) > 0 {
+		source = newObj("enum", toAny(senders))
+	}
+	props := newObj(
+		"message_id", newObj("description", "AMQP message-id; unique per message, so consumers dedupe on it.", "type", "string", "minLength", 1, "maxLength", 64),
+		"correlation_id", newObj("description", "AMQP correlation-id: the booking id.", "type", "string", "minLength", 1, "maxLength", 64),
+		"type", newObj("description", "AMQP type: the message type.", "const", typ),
+		"user_id", newObj("description", "AMQP user-id: the publishing connection's broker user, which the broker validates.", "type", "string", "minLength", 1),
+		"content_type", newObj("const", "application/json"),
+		"delivery_mode", newObj("description", "2: persistent.", "const", 2),
+		"app_id", newObj("type", "string"),
+		"timestamp", newObj("description", "AMQP timestamp, Unix seconds.", "type", "integer"),
+		hdrSource, newObj("description", "The part that published it.", "allOf", []any{source}),
+		hdrPublishedMS, newObj("description", "When it was published, Unix milliseconds.", "type", "integer", "minimum", 0),
+		hdrAttempt, newObj("description", "On a retry: 1 for the first.", "type", "integer", "minimum", 1),
+		hdrCausedBy, newObj("description", "The message_id of the message whose handling made this one.", "allOf", []any{text}),
+		hdrDeadQueue, newObj("description", "On a dead letter and its replay: the queue it died in.", "type", "string"),
+		hdrDeadReason, newObj("description", "On a dead letter and its replay: why it died.", "type", "string"),
+		hdrOriginalSender, newObj("description", "On a dead letter and its replay: the user_id it was first published with.", "type", "string"),
+		"traceparent", newObj("description", "W3C Trace Context.", "type", "string", "pattern", "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"),
+		"tracestate", newObj("description", "W3C Trace Context.", "type", "string"),
+		"x-death", newObj("description", "Added by the broker when it dead-letters the message.", "type", "array"),
+	)
+	if typ == saga.TypeSwitchesChanged || typ == saga.TypeHello {
+		props.set("correlation_id", newObj("type", "string", "maxLength", 0))
+	} else {
+		required = append(required, "correlation_id")
+	}
+	if caused {
+		required = append(required, hdrCausedBy)
+	}
+	return newObj(
+		"type", "object",
+		"required", required,
+		"properties", props,
+		"patternProperties", newObj("^x-(first|last)-death-", newObj()),
+		"additionalProperties", false,
+	)
+}
+
+func bookingSchema() *obj {
+	return newObj(
+		"type", "object",
+		"required", []any{"id", "user_id", "seats", "amount_cents"},
+		"properties", newObj(
+			"id", newObj("type", "string", "minLength", 1, "maxLength", 64, "pattern", `^[^\x00-\x1f\x7f]+$`),
+			"user_id", newObj("type", "string", "minLength", 1, "maxLength", saga.MaxUserIDLen, "pattern", `^[^\x00-\x1f\x7f]+$`),
+			"seats", newObj("type", "array", "minItems", 1, "maxItems", saga.MaxSeatsPerBooking,
+				"items", newObj("type", "string", "pattern", "^[A-Z]{1,3}[1-9][0-9]{0,3}$")),
+			"amount_cents", newObj("description", fmt.Sprintf("%d per seat.", saga.PricePerSeat), "type", "integer",
+				"minimum", saga.Amount(1), "maximum", saga.Amount(saga.MaxSeatsPerBooking), "multipleOf", saga.PricePerSeat),
+		),
+		"additionalProperties", false,
+	)
+}
+
+func envelopeSchema() *obj {
+	return newObj(
+		"description", "The JSON body of every saga message; it keeps the seed article's field names (booking, event, isSuccess). Unknown fields are refused.",
+		"type", "object",
+		"required", []any{"booking"},
+		"properties", newObj(
+			"booking", ref("components", "schemas", "Booking"),
+			"event", newObj("description", "The failure that started compensation, carried along the undo chain.", "enum", toAny(failures)),
+			"isSuccess", newObj("type", "boolean"),
+			"reason", newObj("description", "Why a step failed or what an undo did, in words a person reads.", "type", "string", "maxLength", 1024),
+			"cause", newObj("description", "The original failure, carried unchanged along the undo chain.", "type", "string", "maxLength", 1024),
+			"injected", newObj("description", "True when reason comes from a failure switch, not a real failure.", "type", "boolean"),
+			"refunded_cents", newObj("description", "On PaymentRefunded: what was refunded.", "type", "integer", "minimum", 0),
+		),
+		"additionalProperties", false,
+	)
+}
+
+func switchStateSchema() *obj {
+	sw := newObj(
+		"type", "object",
+		"properties", newObj(
+			"fail_rate", newObj("type", "number", "minimum", 0, "maximum", 1),
+			"delay_ms", newObj("type", "integer", "minimum", 0, "maximum", saga.MaxDelayMS),
+			"paused", newObj("type", "boolean"),
+			"fail_next", newObj("type", "integer", "minimum", 0, "maximum", saga.MaxFailNext),
+			"user_id", newObj("type", "string", "maxLength", saga.MaxUserIDLen),
+			"fail_next_id", newObj("type", "string"),
+		),
+	)
+	parts := newObj()
+	for _, p := range saga.SwitchParts {
+		parts.set(p, sw)
+	}
+	return newObj(
+		"description", "The failure switches with the stamp of the change that made them; the later stamp wins.",
+		"type", "object",
+		"required", []any{"at", "by", "switches"},
+		"properties", newObj(
+			"at", newObj("description", "Unix milliseconds of the change.", "type", "integer"),
+			"by", newObj("description", "The process that made it.", "type", "string"),
+			"switches", newObj("type", "object", "properties", parts, "additionalProperties", false),
+		),
+	)
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+func list(ss []string) string {
+	switch len(ss) {
+	case 0:
+		return "nothing"
+	case 1:
+		return ss[0]
+	}
+	return strings.Join(ss[:len(ss)-1], ", ") + " and " + ss[len(ss)-1]
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// plain matches a string YAML reads back as the same string without quotes.
+var plain = regexp.MustCompile(`^[A-Za-z$][A-Za-z0-9_.\-/$]*$`)
+
+func yamlScalar(s string) string {
+	switch strings.ToLower(s) {
+	case "y", "n", "yes", "no", "true", "false", "on", "off", "null", "~":
+		return strconv.Quote(s)
+	}
+	if plain.MatchString(s) {
+		return s
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// writeYAML writes v, made of *obj, []any, strings, numbers and booleans,
+// as block-style YAML. Every string that is not plain is written as a JSON
+// string, which YAML reads the same.
+func writeYAML(b *bytes.Buffer, v any, indent int) {
+	pad := strings.Repeat("  ", indent)
+	switch v := v.(type) {
+	case *obj:
+		for _, k := range v.keys {
+			b.WriteString(pad + yamlScalar(k) + ":")
+			writeChild(b, v.vals[k], indent)
+		}
+	case []any:
+		for _, e := range v {
+			b.WriteString(pad + "-")
+			if o, ok := e.(*obj); ok && len(o.keys) > 0 {
+				// The first key on the dash's line, the rest under it.
+				var inner bytes.Buffer
+				writeYAML(&inner, o, indent+1)
+				b.WriteString(" " + strings.TrimPrefix(inner.String(), pad+"  "))
+				continue
+			}
+			writeChild(b, e, indent)
+		}
+	}
+}
+
+func writeChild(b *bytes.Buffer, v any, indent int) {
+	switch v := v.(type) {
+	case *obj:
+		if len(v.keys) == 0 {
+			b.WriteString(" {}\n")
+			return
+		}
+		b.WriteString("\n")
+		writeYAML(b, v, indent+1)
+	case []any:
+		if len(v) == 0 {
+			b.WriteString(" []\n")
+			return
+		}
+		b.WriteString("\n")
+		writeYAML(b, v, indent+1)
+	case string:
+		b.WriteString(" " + yamlScalar(v) + "\n")
+	default:
+		j, _ := json.Marshal(v)
+		b.WriteString(" " + string(j) + "\n")
+	}
+}
