@@ -92,6 +92,10 @@ type Config struct {
 	// shared. Default "" means BrokerShared, the unsafe one, so a caller
 	// that does not know never hides the warning.
 	BrokerIdentity string
+	// TraceURL is a link template for a booking's trace, with {trace_id}
+	// (-trace-url), e.g. http://127.0.0.1:16686/trace/{trace_id}; the
+	// booking's trace_url fills it. Default "": no link.
+	TraceURL string
 }
 
 // The values of Config.BrokerIdentity, and of /healthz's broker_identity.
@@ -141,7 +145,7 @@ func New(cfg Config) *Server {
 	}
 	model := viewmodel.New(viewmodel.NewSources(viewmodel.Sources{
 		Booking: cfg.Booking, Payment: cfg.Payment, Notification: cfg.Notification, Observer: cfg.Observer,
-		Invariants: cfg.Invariants, Switches: cfg.Switches, PublishSwitches: cfg.PublishSwitches,
+		Invariants: cfg.Invariants, Switches: cfg.Switches, PublishSwitches: cfg.PublishSwitches, TraceURL: cfg.TraceURL,
 	}))
 	src := model.Sources()
 	s := &Server{cfg: cfg, log: cfg.Log, mux: http.NewServeMux(), probe: dataProbe{dir: cfg.DataDir}}
