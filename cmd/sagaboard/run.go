@@ -28,6 +28,7 @@ import (
 	"github.com/sagaboard/sagaboard/services/seats"
 	"github.com/sagaboard/sagaboard/services/sqlite"
 	"github.com/sagaboard/sagaboard/web"
+	"github.com/sagaboard/sagaboard/web/api"
 )
 
 // Config is the command's configuration, from flags and the environment.
@@ -133,6 +134,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return db, nil
 	}
 
+	// The metrics come first: each part's pipeline times its steps there.
+	metrics := api.NewMetrics()
 	var runners []func(context.Context) error
 	var seatsSvc *seats.Service // for the invariant checker, when it runs here
 	// The services as they are, for wiring; web takes them through its
@@ -144,7 +147,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		observerSvc     *observer.Service
 	)
 	cfg := web.Config{Switches: switches, Broker: brokerSet(m.brokers, m.control), Token: c.Token, Log: m.Log,
-		Addr: c.Addr, AllowedHosts: c.AllowedHosts, WSPerClient: c.WSPerClient, DataDir: c.Data, BrokerIdentity: m.identity(), TraceURL: c.TraceURL,
+		Addr: c.Addr, AllowedHosts: c.AllowedHosts, WSPerClient: c.WSPerClient, DataDir: c.Data, BrokerIdentity: m.identity(), TraceURL: c.TraceURL, Metrics: metrics,
 		PublishSwitches: func(ctx context.Context, all map[string]saga.Switch) error {
 			// While the broker is away, say so at once rather than hold the
 			// request: the change is kept, and sent when the broker is back.
@@ -168,7 +171,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		// broker can tell who sent it. Tracing comes first, so a step's
 		// span covers the pipeline, and wraps publishing, so every message
 		// sent carries its trace (see services/opentelemetry).
-		bus := saga.WithMiddleware(m.tracing.Bus(m.brokers[part]), m.tracing.Consume(), saga.Recover(m.Log), saga.Bound(), saga.CheckSenders(m.senders))
+		bus := saga.WithMiddleware(m.tracing.Bus(m.brokers[part]), m.tracing.Consume(), metrics.Steps(), saga.Recover(m.Log), saga.Bound(), saga.CheckSenders(m.senders))
 		switch part {
 		case saga.PartBooking:
 			svc, err := booking.New(ctx, db, bus, c.Venue, c.Deadline, m.Log)
