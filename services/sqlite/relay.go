@@ -145,6 +145,9 @@ func (r *Relay) Pending(ctx context.Context) (int, error) {
 // flush, bounded by a short deadline, so a graceful stop leaves nothing behind
 // when the broker is up.
 func (r *Relay) Run(ctx context.Context) error {
+	// A capped doubling, by hand: it is three lines, and a backoff library
+	// (cenkalti/backoff comes with the OTLP exporter) would be a direct
+	// dependency for them.
 	backoff := 50 * time.Millisecond
 	failing := false
 	for {
