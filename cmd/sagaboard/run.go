@@ -154,7 +154,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			if err := m.control.Healthy(); err != nil {
 				return err
 			}
-			return m.control.Broadcast(ctx, switchesMessage(switches.State()))
+			// The change carries the trace of the request that made it.
+			msg := switchesMessage(switches.State())
+			msg.Trace = saga.TraceFromContext(ctx)
+			return m.control.Broadcast(ctx, msg)
 		}}
 	for _, part := range c.Only {
 		if part == saga.PartWeb {

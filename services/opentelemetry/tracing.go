@@ -120,15 +120,40 @@ func (t *Tracing) context(ctx context.Context, tr saga.Trace) context.Context {
 	if tr.Parent == "" {
 		return ctx
 	}
-	return t.prop.Extract(ctx, propagation.MapCarrier{"traceparent": tr.Parent, "tracestate": tr.State})
+	return t.prop.Extract(ctx, carrier{&tr})
 }
 
 // trace returns the W3C Trace Context of ctx's span.
 func (t *Tracing) trace(ctx context.Context) saga.Trace {
-	c := propagation.MapCarrier{}
-	t.prop.Inject(ctx, c)
-	return saga.Trace{Parent: c["traceparent"], State: c["tracestate"]}
+	var tr saga.Trace
+	t.prop.Inject(ctx, carrier{&tr})
+	return tr
 }
+
+// carrier is a saga.Trace as the propagator reads and writes headers: no
+// map to make for every message.
+type carrier struct{ t *saga.Trace }
+
+func (c carrier) Get(key string) string {
+	switch key {
+	case "traceparent":
+		return c.t.Parent
+	case "tracestate":
+		return c.t.State
+	}
+	return ""
+}
+
+func (c carrier) Set(key, value string) {
+	switch key {
+	case "traceparent":
+		c.t.Parent = value
+	case "tracestate":
+		c.t.State = value
+	}
+}
+
+func (carrier) Keys() []string { return []string{"traceparent", "tracestate"} }
 
 // messaging is what every span about m says, after OpenTelemetry's
 // messaging conventions for RabbitMQ: the destination is the exchange,
@@ -217,12 +242,32 @@ type tracedBus struct {
 }
 
 func (b tracedBus) Publish(ctx context.Context, msgs ...saga.Message) error {
+	// The relay publishes long after the step that made each message,
+	// under a context of its own: a message's trace is its parent, never
+	// ctx's.
+	sent, spans := b.send(func(m saga.Message) context.Context { return b.t.context(context.Background(), m.Trace) }, msgs)
+	return b.end(spans, b.Bus.Publish(ctx, sent...))
+}
+
+// Replay sends a dead letter back as a child of what asked for it (the
+// request to replay it), or else of the trace it died in.
+func (b tracedBus) Replay(ctx context.Context, queue string, m saga.Message) error {
+	sent, spans := b.send(func(m saga.Message) context.Context {
+		if trace.SpanContextFromContext(ctx).IsValid() {
+			return ctx
+		}
+		return b.t.context(context.Background(), m.Trace)
+	}, []saga.Message{m})
+	return b.end(spans, b.Bus.Replay(ctx, queue, sent[0]))
+}
+
+// send starts a send span per message, under the parent that parent
+// gives, and returns the messages carrying their span's context.
+func (b tracedBus) send(parent func(saga.Message) context.Context, msgs []saga.Message) ([]saga.Message, []trace.Span) {
 	sent := make([]saga.Message, len(msgs))
 	spans := make([]trace.Span, len(msgs))
 	for i, m := range msgs {
-		// The relay publishes long after the step that made m, under a
-		// context of its own: m's trace is the parent, never ctx's.
-		sctx, span := b.t.tracer.Start(b.t.context(context.Background(), m.Trace), "send "+m.RoutingKey, trace.WithSpanKind(trace.SpanKindProducer))
+		sctx, span := b.t.tracer.Start(parent(m), "send "+m.RoutingKey, trace.WithSpanKind(trace.SpanKindProducer))
 		if span.IsRecording() {
 			span.SetAttributes(messaging(m, "publish", semconv.MessagingOperationTypeSend)...)
 			span.SetAttributes(attribute.String("sagaboard.part", m.Source))
@@ -231,7 +276,11 @@ func (b tracedBus) Publish(ctx context.Context, msgs ...saga.Message) error {
 		sent[i].Trace = b.t.trace(sctx)
 		spans[i] = span
 	}
-	err := b.Bus.Publish(ctx, sent...)
+	return sent, spans
+}
+
+// end ends the send spans once the broker has answered with err.
+func (tracedBus) end(spans []trace.Span, err error) error {
 	for _, span := range spans {
 		if err != nil {
 			fail(span, err)
