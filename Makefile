@@ -22,7 +22,7 @@ TOOLBIN     := $(CURDIR)/bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOTESTSUM   := gotest.tools/gotestsum@v1.13.0
 
-.PHONY: help run build test lint broker chromium generate bench fuzz vendor-htmx asyncapi
+.PHONY: help run build test lint broker chromium generate bench fuzz vendor-htmx asyncapi jaeger
 
 help:
 	@echo "make run          start the broker, provision vhost \$$(VHOST) once, then run the dashboard on \$$(DATA) with \$$(ARGS)"
@@ -35,6 +35,7 @@ help:
 	@echo "make bench        go run ./cmd/sagabench \$$(ARGS)"
 	@echo "make fuzz         fuzz every Fuzz* target in FUZZ_PKGS for FUZZTIME each"
 	@echo "make vendor-htmx  re-fetch static/htmx* at the versions in static/VERSIONS"
+	@echo "make jaeger       build Jaeger $(JAEGER_VERSION) once into bin/, then run it on loopback: OTLP on :4318, UI on http://127.0.0.1:16686"
 
 # The first run provisions the vhost and writes $(DATA)/broker.json; later
 # runs find it. Where provisioning cannot work (rabbitmqctl needs root or the
@@ -88,6 +89,22 @@ bench:
 # topology; a test fails when the committed file is not what they make.
 asyncapi:
 	$(GO) generate ./static
+# Jaeger all-in-one, to look at the saga's traces: run it, then sagaboard
+# with OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 and
+# -trace-url 'http://127.0.0.1:16686/trace/{trace_id}'. `go install
+# pkg@version` refuses Jaeger's module (it has replace directives), so
+# .ci/jaeger is a small module of its own that pins it with `go get -tool`
+# (JAEGER_VERSION must match its go.mod). The first build takes minutes;
+# the binary is kept in bin/. .ci/jaeger/config.yaml keeps every endpoint
+# on loopback.
+JAEGER_VERSION := v1.76.0
+JAEGER         := $(TOOLBIN)/jaeger-$(JAEGER_VERSION)
+
+$(JAEGER):
+	cd .ci/jaeger && $(GO) build -o $(JAEGER) github.com/jaegertracing/jaeger/cmd/jaeger
+
+jaeger: $(JAEGER)
+	$(JAEGER) --config $(CURDIR)/.ci/jaeger/config.yaml
 
 # go test -fuzz takes one target at a time, so run each Fuzz* function of
 # each package in turn.

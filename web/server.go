@@ -92,6 +92,14 @@ type Config struct {
 	// shared. Default "" means BrokerShared, the unsafe one, so a caller
 	// that does not know never hides the warning.
 	BrokerIdentity string
+	// TraceURL is a link template for a booking's trace, with {trace_id}
+	// (-trace-url), e.g. http://127.0.0.1:16686/trace/{trace_id}; the
+	// booking's trace_url fills it. Default "": no link.
+	TraceURL string
+	// Metrics is what /metrics serves; main makes it before the parts so
+	// their pipelines can time steps (api.Metrics.Steps). Default: a fresh
+	// one, without step timings.
+	Metrics *api.Metrics
 }
 
 // The values of Config.BrokerIdentity, and of /healthz's broker_identity.
@@ -141,7 +149,7 @@ func New(cfg Config) *Server {
 	}
 	model := viewmodel.New(viewmodel.NewSources(viewmodel.Sources{
 		Booking: cfg.Booking, Payment: cfg.Payment, Notification: cfg.Notification, Observer: cfg.Observer,
-		Invariants: cfg.Invariants, Switches: cfg.Switches, PublishSwitches: cfg.PublishSwitches,
+		Invariants: cfg.Invariants, Switches: cfg.Switches, PublishSwitches: cfg.PublishSwitches, TraceURL: cfg.TraceURL,
 	}))
 	src := model.Sources()
 	s := &Server{cfg: cfg, log: cfg.Log, mux: http.NewServeMux(), probe: dataProbe{dir: cfg.DataDir}}
@@ -154,7 +162,7 @@ func New(cfg Config) *Server {
 		WSPerClient: cfg.WSPerClient, Log: cfg.Log})
 	g := guard.New(cfg.Token, cfg.Log)
 	s.api = api.New(api.Config{Model: model, Broker: cfg.Broker, Load: s.load, Replayed: s.live.DeadLettersChanged,
-		Log: cfg.Log, WriteTimeout: writeTimeout})
+		Log: cfg.Log, WriteTimeout: writeTimeout, Metrics: cfg.Metrics, Hub: s.live.HubStats})
 	s.pages = ui.New(ui.Config{Model: model, Live: s.live, Guard: g, Load: s.load, Log: cfg.Log})
 	s.routes(g)
 	s.root = hosts.Guard(s.mux)

@@ -58,7 +58,7 @@ func TestHistorySurvivesRestart(t *testing.T) {
 		return string(b)
 	}
 	m := metrics()
-	for _, want := range []string{`sagaboard_step_total{step="payment",outcome="success"} 1`, `sagaboard_step_total{step="payment",outcome="failure"} 1`,
+	for _, want := range []string{`sagaboard_step_total{outcome="success",step="payment"} 1`, `sagaboard_step_total{outcome="failure",step="payment"} 1`,
 		`sagaboard_messages_total{queue="payment_queue",type="BookingCreated"} 2`, `sagaboard_broker_up 1`} {
 		if !strings.Contains(m, want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, m)

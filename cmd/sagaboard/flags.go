@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +42,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&c.Pprof, "pprof", env("SAGABOARD_PPROF", ""), "serve Go's profiler on this loopback address, e.g. 127.0.0.1:6060 (default off) [SAGABOARD_PPROF]")
 	allowed := fs.String("allowed-hosts", env("SAGABOARD_ALLOWED_HOSTS", ""), "comma list of Host names answered besides loopback names and the -addr host, e.g. the name a reverse proxy forwards; any other Host is refused [SAGABOARD_ALLOWED_HOSTS]")
 	perClient := fs.String("ws-per-client", env("SAGABOARD_WS_PER_CLIENT", "200"), "live dashboards one client address may hold open, of 1000 in all [SAGABOARD_WS_PER_CLIENT]")
+	fs.StringVar(&c.OTLP, "otlp", env("OTEL_EXPORTER_OTLP_ENDPOINT", ""), "export traces to this OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318 (default off) [OTEL_EXPORTER_OTLP_ENDPOINT]")
+	fs.StringVar(&c.TraceURL, "trace-url", env("SAGABOARD_TRACE_URL", ""), "link to a booking's trace, {trace_id} replaced, e.g. http://127.0.0.1:16686/trace/{trace_id} (default no link) [SAGABOARD_TRACE_URL]")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,6 +78,14 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	if err := rabbit.ValidateURL(c.AMQP); err != nil {
 		return fmt.Errorf("-amqp: %w", err)
+	}
+	if c.TraceURL != "" && !strings.Contains(c.TraceURL, "{trace_id}") {
+		return fmt.Errorf("-trace-url %s has no {trace_id} to replace; e.g. http://127.0.0.1:16686/trace/{trace_id}", c.TraceURL)
+	}
+	if c.OTLP != "" {
+		if u, err := url.Parse(c.OTLP); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("-otlp (OTEL_EXPORTER_OTLP_ENDPOINT) must be an http:// or https:// URL such as http://127.0.0.1:4318, not %q", c.OTLP)
+		}
 	}
 	if c.Pprof != "" && !web.IsLoopback(c.Pprof) {
 		return fmt.Errorf("-pprof %s: the profiler exposes the process's memory, so it only listens on loopback, e.g. 127.0.0.1:6060", c.Pprof)

@@ -21,12 +21,14 @@ import (
 	"github.com/sagaboard/sagaboard/services/invariants"
 	"github.com/sagaboard/sagaboard/services/notification"
 	"github.com/sagaboard/sagaboard/services/observer"
+	"github.com/sagaboard/sagaboard/services/opentelemetry"
 	"github.com/sagaboard/sagaboard/services/payment"
 	"github.com/sagaboard/sagaboard/services/rabbit"
 	"github.com/sagaboard/sagaboard/services/saga"
 	"github.com/sagaboard/sagaboard/services/seats"
 	"github.com/sagaboard/sagaboard/services/sqlite"
 	"github.com/sagaboard/sagaboard/web"
+	"github.com/sagaboard/sagaboard/web/api"
 )
 
 // Config is the command's configuration, from flags and the environment.
@@ -45,6 +47,12 @@ type Config struct {
 	// -addr host (-allowed-hosts), default none.
 	AllowedHosts []string
 	WSPerClient  int // -ws-per-client, default 200
+	// OTLP is where spans are exported (-otlp, OTEL_EXPORTER_OTLP_ENDPOINT),
+	// an OTLP/HTTP base URL. Default "": none are.
+	OTLP string
+	// TraceURL is a link template for a booking's trace, with {trace_id}
+	// (-trace-url). Default "": no link.
+	TraceURL string
 }
 
 // Main is the program, shaped so tests can run the real thing in-process or
@@ -57,6 +65,7 @@ type Main struct {
 	brokers  map[string]*rabbit.Broker // each part's; one shared by all on an unprovisioned vhost
 	control  *rabbit.Broker            // the one this process's control messages go through
 	senders  saga.Senders              // nil on an unprovisioned vhost
+	tracing  *opentelemetry.Tracing
 	dbs      []*sqlite.DB
 	server   *web.Server
 	http     *http.Server
@@ -106,6 +115,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	if m.tracing, err = opentelemetry.New(ctx, opentelemetry.Config{Endpoint: c.OTLP, Log: m.Log}); err != nil {
+		return err
+	}
 	if err := m.openBrokers(ctx); err != nil {
 		return err
 	}
@@ -122,6 +134,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return db, nil
 	}
 
+	// The metrics come first: each part's pipeline times its steps there.
+	metrics := api.NewMetrics()
 	var runners []func(context.Context) error
 	var seatsSvc *seats.Service // for the invariant checker, when it runs here
 	// The services as they are, for wiring; web takes them through its
@@ -133,14 +147,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		observerSvc     *observer.Service
 	)
 	cfg := web.Config{Switches: switches, Broker: brokerSet(m.brokers, m.control), Token: c.Token, Log: m.Log,
-		Addr: c.Addr, AllowedHosts: c.AllowedHosts, WSPerClient: c.WSPerClient, DataDir: c.Data, BrokerIdentity: m.identity(),
+		Addr: c.Addr, AllowedHosts: c.AllowedHosts, WSPerClient: c.WSPerClient, DataDir: c.Data, BrokerIdentity: m.identity(), TraceURL: c.TraceURL, Metrics: metrics,
 		PublishSwitches: func(ctx context.Context, all map[string]saga.Switch) error {
 			// While the broker is away, say so at once rather than hold the
 			// request: the change is kept, and sent when the broker is back.
 			if err := m.control.Healthy(); err != nil {
 				return err
 			}
-			return m.control.Broadcast(ctx, switchesMessage(switches.State()))
+			// The change carries the trace of the request that made it.
+			msg := switchesMessage(switches.State())
+			msg.Trace = saga.TraceFromContext(ctx)
+			return m.control.Broadcast(ctx, msg)
 		}}
 	for _, part := range c.Only {
 		if part == saga.PartWeb {
@@ -154,8 +171,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		// Every message a part consumes goes through the pipeline's steps
 		// (see saga.Middleware) before the part's own handler: among them,
 		// it is believed only from a part that may send it, where the
-		// broker can tell who sent it.
-		bus := saga.WithMiddleware(m.brokers[part], saga.Recover(m.Log), saga.Bound(), saga.CheckSenders(m.senders))
+		// broker can tell who sent it. Tracing comes first, so a step's
+		// span covers the pipeline, and wraps publishing, so every message
+		// sent carries its trace (see services/opentelemetry).
+		bus := saga.WithMiddleware(m.tracing.Bus(m.brokers[part]), m.tracing.Consume(), metrics.Steps(), saga.Recover(m.Log), saga.Bound(), saga.CheckSenders(m.senders))
 		switch part {
 		case saga.PartBooking:
 			svc, err := booking.New(ctx, db, bus, c.Venue, c.Deadline, m.Log)
@@ -256,7 +275,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	if m.listener != nil {
 		ln := m.listener
-		m.http = &http.Server{Handler: m.server, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+		m.http = &http.Server{Handler: m.tracing.Handler(m.server), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 		go func() {
 			if err := m.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				m.Log.Error("http server stopped", "err", err)
@@ -321,6 +340,14 @@ func (m *Main) Close() error {
 		b.Close()
 	}
 	var errs []error
+	if m.tracing != nil {
+		// After the relays' last flush, so their send spans go too.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := m.tracing.Shutdown(ctx); err != nil {
+			m.Log.Warn("traces not all exported", "err", err)
+		}
+		cancel()
+	}
 	for _, db := range m.dbs {
 		if err := db.Close(); err != nil {
 			errs = append(errs, err)

@@ -58,6 +58,7 @@ func msg(key, label string) saga.Message {
 	b := saga.Booking{ID: "b-" + label, UserID: "u-" + label, Seats: []string{"A1"}, AmountCents: saga.Amount(1)}
 	m := saga.NewMessage(saga.PartBooking, saga.TypeBookingCreated, key, saga.Envelope{Booking: b, Reason: label})
 	m.CausationID = "cause-" + label
+	m.Trace = saga.Trace{Parent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", State: "sagaboard=" + label}
 	return m
 }
 

@@ -36,6 +36,7 @@ func testPublishIsStoredWhenItReturns(t *testing.T, bus saga.Bus) {
 		{"ID", got.ID, m.ID},
 		{"CorrelationID", got.CorrelationID, m.CorrelationID},
 		{"CausationID", got.CausationID, m.CausationID},
+		{"Trace", got.Trace, m.Trace},
 		{"Type", got.Type, m.Type},
 		{"Source", got.Source, m.Source},
 		{"Attempt", got.Attempt, m.Attempt},

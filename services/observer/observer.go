@@ -33,6 +33,9 @@ type Event struct {
 	ObservedAt  time.Time       `json:"observed_at"`
 	Payload     json.RawMessage `json:"payload"`
 	Redelivered bool            `json:"-"`
+	// TraceID is the W3C trace id the message carried (saga.Trace), ""
+	// when it carried none.
+	TraceID string `json:"trace_id,omitempty"`
 }
 
 // Envelope decodes the payload as a saga message, best effort: a payload that
@@ -106,7 +109,10 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*S
 			by       TEXT NOT NULL,
 			switches BLOB NOT NULL,
 			PRIMARY KEY (at, by)
-		) WITHOUT ROWID`))
+		) WITHOUT ROWID`),
+		// trace_id came with tracing, after switch_changes; older events
+		// have none.
+		sqlite.AddColumn("events", "trace_id", "TEXT NOT NULL DEFAULT ''"))
 	if err != nil {
 		return nil, fmt.Errorf("observer: %w", err)
 	}
@@ -143,14 +149,14 @@ func (s *Service) record(ctx context.Context, msgs []saga.Message) []saga.Outcom
 	_, err := s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
 		for _, m := range msgs {
 			ev := Event{MessageID: m.ID, BookingID: m.CorrelationID, Queue: m.RoutingKey, Type: m.Type, Source: m.Source,
-				CausedBy: clip(m.CausationID, 64), Attempt: m.Attempt, At: m.Timestamp.UTC(), ObservedAt: now, Payload: payload(m.Body, m.Size), Redelivered: m.Redelivered}
+				CausedBy: clip(m.CausationID, 64), Attempt: m.Attempt, At: m.Timestamp.UTC(), ObservedAt: now, Payload: payload(m.Body, m.Size), Redelivered: m.Redelivered, TraceID: m.Trace.TraceID()}
 			if ev.MessageID == "" {
 				ev.MessageID = saga.NewID() // a foreign message: record it anyway
 			}
 			res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO events
-				(message_id, routing_key, booking_id, type, source, caused_by, attempt, published_at, observed_at, payload)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ev.MessageID, ev.Queue, clip(ev.BookingID, 64), clip(ev.Type, 64), clip(ev.Source, 64),
-				ev.CausedBy, ev.Attempt, ev.At.UnixMilli(), now.UnixMilli(), []byte(ev.Payload))
+				(message_id, routing_key, booking_id, type, source, caused_by, attempt, published_at, observed_at, payload, trace_id)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ev.MessageID, ev.Queue, clip(ev.BookingID, 64), clip(ev.Type, 64), clip(ev.Source, 64),
+				ev.CausedBy, ev.Attempt, ev.At.UnixMilli(), now.UnixMilli(), []byte(ev.Payload), ev.TraceID)
 			if err != nil {
 				return nil, fmt.Errorf("observer: insert event: %w", err)
 			}
@@ -230,13 +236,13 @@ func (s *Service) Events(ctx context.Context, bookingID string) ([]Event, error)
 }
 
 // eventCols are the columns scanEvent reads, in its order.
-const eventCols = `seq, message_id, routing_key, booking_id, type, source, caused_by, attempt, published_at, observed_at, payload`
+const eventCols = `seq, message_id, routing_key, booking_id, type, source, caused_by, attempt, published_at, observed_at, payload, trace_id`
 
 func scanEvent(rows *sql.Rows) (Event, error) {
 	var e Event
 	var pub, obs int64
 	var p []byte
-	if err := rows.Scan(&e.Seq, &e.MessageID, &e.Queue, &e.BookingID, &e.Type, &e.Source, &e.CausedBy, &e.Attempt, &pub, &obs, &p); err != nil {
+	if err := rows.Scan(&e.Seq, &e.MessageID, &e.Queue, &e.BookingID, &e.Type, &e.Source, &e.CausedBy, &e.Attempt, &pub, &obs, &p, &e.TraceID); err != nil {
 		return e, fmt.Errorf("observer: scan event: %w", err)
 	}
 	e.At, e.ObservedAt, e.Payload = sqlite.Time(pub), sqlite.Time(obs), json.RawMessage(p)

@@ -197,6 +197,7 @@ func (b *Broker) run(ctx context.Context) {
 			case <-time.After(wait):
 			case <-ctx.Done():
 			}
+			// A capped doubling by hand, as the relay's: no library for it.
 			wait = min(wait*2, limit)
 			continue
 		}

@@ -22,6 +22,11 @@ const (
 	// hdrOriginalSender rides on a dead letter and on its replay: the user
 	// that published the message before it died (see saga.Senders.Check).
 	hdrOriginalSender = "x-sagaboard-original-sender"
+	// hdrTraceParent and hdrTraceState are W3C Trace Context, under the
+	// names its HTTP binding uses, as OpenTelemetry's AMQP instrumentations
+	// write them: any traced consumer of the exchange continues the trace.
+	hdrTraceParent = "traceparent"
+	hdrTraceState  = "tracestate"
 )
 
 // publishTimeout bounds one publish and its confirm when the caller's
@@ -104,6 +109,12 @@ func publishing(m saga.Message, user string) amqp.Publishing {
 	if m.OriginalSender != "" {
 		h[hdrOriginalSender] = m.OriginalSender
 	}
+	if m.Trace.Parent != "" {
+		h[hdrTraceParent] = m.Trace.Parent
+		if m.Trace.State != "" {
+			h[hdrTraceState] = m.Trace.State
+		}
+	}
 	return amqp.Publishing{
 		Headers:       h,
 		ContentType:   "application/json",
@@ -136,6 +147,10 @@ func message(queue string, d amqp.Delivery) saga.Message {
 	m.Source, _ = d.Headers[hdrSource].(string)
 	m.OriginalSender, _ = d.Headers[hdrOriginalSender].(string)
 	m.CausationID, _ = d.Headers[hdrCausedBy].(string)
+	// Whatever crossed the wire is only a hint: the tracing adapter parses
+	// it and ignores one that is malformed.
+	m.Trace.Parent, _ = d.Headers[hdrTraceParent].(string)
+	m.Trace.State, _ = d.Headers[hdrTraceState].(string)
 	if ms, ok := asInt(d.Headers[hdrPublishedMS]); ok && ms > 0 {
 		m.Timestamp = time.UnixMilli(ms)
 	}

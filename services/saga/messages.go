@@ -161,6 +161,11 @@ type Message struct {
 	// only a prefix of it when it is over MaxBodyBytes, so that a hostile
 	// message is not held in memory whole.
 	Size int
+	// Trace is the trace context of the step that made the message, so its
+	// consumer's step is that step's child across the broker and the
+	// outbox. A handler behind the tracing middleware sees its own step's
+	// context here, which the messages it makes inherit (sqlite.Apply).
+	Trace Trace
 }
 
 // Booking is what travels in every message.

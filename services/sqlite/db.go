@@ -135,6 +135,10 @@ var baseSchema = []Migration{
 		)`),
 	// caused_by came after the first release: files made before it lack it.
 	AddColumn("outbox", "caused_by", "TEXT NOT NULL DEFAULT ''"),
+	// The trace context travels with a message through the outbox, since
+	// the relay publishes it after the step that made it has ended.
+	AddColumn("outbox", "traceparent", "TEXT NOT NULL DEFAULT ''"),
+	AddColumn("outbox", "tracestate", "TEXT NOT NULL DEFAULT ''"),
 }
 
 // QueryContext runs a query on the readers.

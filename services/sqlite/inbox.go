@@ -20,7 +20,7 @@ type Effect func(ctx context.Context, tx *Tx, m saga.Message) ([]saga.Message, e
 // under a savepoint when the batch holds more than one, its id is claimed in
 // the inbox (a redelivery finds it taken and is skipped), the effect runs, and
 // its outgoing messages go to the outbox, each with the consumed message's id
-// as its CausationID. One commit for the whole batch is what lets a
+// as its CausationID and its trace context as their own. One commit for the whole batch is what lets a
 // participant keep up under load (group commit). It returns the
 // outcomes and the highest outbox seq written, for Relay.WaitSent.
 func (db *DB) Apply(ctx context.Context, msgs []saga.Message, fn Effect) ([]saga.Outcome, int64) {
@@ -93,6 +93,9 @@ func (db *DB) Apply(ctx context.Context, msgs []saga.Message, fn Effect) ([]saga
 		}
 		for j := range next {
 			next[j].CausationID = m.ID
+			if next[j].Trace.Parent == "" {
+				next[j].Trace = m.Trace // the step that handled m made it
+			}
 		}
 		seq, err := insertOutbox(ctx, tx, next)
 		if err != nil {

@@ -35,9 +35,14 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) ([]saga.Message, error)
 func insertOutbox(ctx context.Context, tx *Tx, msgs []saga.Message) (int64, error) {
 	var last int64
 	for _, m := range msgs {
-		res, err := tx.ExecContext(ctx, `INSERT INTO outbox (message_id, correlation_id, caused_by, type, routing_key, source, attempt, at, body)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			m.ID, m.CorrelationID, m.CausationID, m.Type, m.RoutingKey, m.Source, m.Attempt, millis(m.Timestamp), m.Body)
+		if m.Trace.Parent == "" {
+			// Made outside any consumed message's handling (a request, a
+			// timer): the trace is the caller's, if it has one.
+			m.Trace = saga.TraceFromContext(ctx)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO outbox (message_id, correlation_id, caused_by, type, routing_key, source, attempt, at, body, traceparent, tracestate)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.ID, m.CorrelationID, m.CausationID, m.Type, m.RoutingKey, m.Source, m.Attempt, millis(m.Timestamp), m.Body, m.Trace.Parent, m.Trace.State)
 		if err != nil {
 			return 0, fmt.Errorf("sqlite: insert outbox: %w", err)
 		}
@@ -47,7 +52,7 @@ func insertOutbox(ctx context.Context, tx *Tx, msgs []saga.Message) (int64, erro
 		// The row as the relay would read it back: the same fields, and
 		// the time at the millisecond it is stored with.
 		tx.rows = append(tx.rows, outboxRow{seq: last, m: saga.Message{ID: m.ID, CorrelationID: m.CorrelationID, CausationID: m.CausationID,
-			Type: m.Type, RoutingKey: m.RoutingKey, Source: m.Source, Attempt: m.Attempt, Timestamp: Time(millis(m.Timestamp)), Body: m.Body}})
+			Type: m.Type, RoutingKey: m.RoutingKey, Source: m.Source, Attempt: m.Attempt, Timestamp: Time(millis(m.Timestamp)), Body: m.Body, Trace: m.Trace}})
 	}
 	return last, nil
 }

@@ -145,6 +145,9 @@ func (r *Relay) Pending(ctx context.Context) (int, error) {
 // flush, bounded by a short deadline, so a graceful stop leaves nothing behind
 // when the broker is up.
 func (r *Relay) Run(ctx context.Context) error {
+	// A capped doubling, by hand: it is three lines, and a backoff library
+	// (cenkalti/backoff comes with the OTLP exporter) would be a direct
+	// dependency for them.
 	backoff := 50 * time.Millisecond
 	failing := false
 	for {
@@ -233,7 +236,7 @@ func (r *Relay) read(ctx context.Context) ([]saga.Message, int64, error) {
 		return nil, 0, fmt.Errorf("outbox: begin read: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT seq, message_id, correlation_id, caused_by, type, routing_key, source, attempt, at, body
+	rows, err := tx.QueryContext(ctx, `SELECT seq, message_id, correlation_id, caused_by, type, routing_key, source, attempt, at, body, traceparent, tracestate
 		FROM outbox ORDER BY seq LIMIT ?`, r.batch)
 	if err != nil {
 		return nil, 0, fmt.Errorf("outbox: read: %w", err)
@@ -244,7 +247,7 @@ func (r *Relay) read(ctx context.Context) ([]saga.Message, int64, error) {
 	for rows.Next() {
 		var m saga.Message
 		var at int64
-		if err := rows.Scan(&top, &m.ID, &m.CorrelationID, &m.CausationID, &m.Type, &m.RoutingKey, &m.Source, &m.Attempt, &at, &m.Body); err != nil {
+		if err := rows.Scan(&top, &m.ID, &m.CorrelationID, &m.CausationID, &m.Type, &m.RoutingKey, &m.Source, &m.Attempt, &at, &m.Body, &m.Trace.Parent, &m.Trace.State); err != nil {
 			return nil, 0, fmt.Errorf("outbox: scan: %w", err)
 		}
 		m.Timestamp = Time(at)

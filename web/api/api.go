@@ -39,6 +39,12 @@ type Config struct {
 	// WriteTimeout is how long an answer may take once it is ready to be
 	// written; ?wait= extends the deadline by its wait. Default 30s.
 	WriteTimeout time.Duration
+	// Metrics is what /metrics serves. Default: NewMetrics(), with no
+	// pipeline feeding its step timings.
+	Metrics *Metrics
+	// Hub reads the live feed's WebSocket counts for /metrics; nil leaves
+	// them out.
+	Hub hubStats
 }
 
 // Handler serves the API.
@@ -48,6 +54,8 @@ type Handler struct {
 	model *viewmodel.Builder
 	log   *slog.Logger
 	wait  waiters
+	// metrics serves /metrics.
+	metrics http.Handler
 }
 
 // New returns the API's handler.
@@ -58,7 +66,12 @@ func New(cfg Config) *Handler {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 30 * time.Second
 	}
-	return &Handler{cfg: cfg, src: cfg.Model.Sources(), model: cfg.Model, log: cfg.Log}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	h := &Handler{cfg: cfg, src: cfg.Model.Sources(), model: cfg.Model, log: cfg.Log}
+	h.metrics = cfg.Metrics.serve(h)
+	return h
 }
 
 // Routes registers the API's routes on m, with guard around each one that
@@ -82,7 +95,7 @@ func (h *Handler) Routes(m *http.ServeMux, guard func(http.HandlerFunc) http.Han
 	m.HandleFunc("GET /api/queues", h.queues)
 	m.HandleFunc("GET /api/invariants", h.invariants)
 	m.HandleFunc("POST /api/load", guard(h.startLoad))
-	m.HandleFunc("GET /metrics", h.metrics)
+	m.Handle("GET /metrics", h.metrics)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, httperr.Errorf(httperr.NotFound, "no such API endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -63,7 +63,9 @@ func (h Hosts) LoopbackOnly() bool {
 }
 
 // Allows reports whether hostport, a Host header with or without its
-// port, names this server. Case does not matter.
+// port, names this server. Case does not matter. It is by hand because
+// net/http has no Host allow-list: http.CrossOriginProtection, which Guard
+// uses, checks Origin against Host, not Host itself.
 func (h Hosts) Allows(hostport string) bool {
 	n := hostName(hostport)
 	if n == "" {

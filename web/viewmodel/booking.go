@@ -34,6 +34,12 @@ type BookingView struct {
 	booking.Booking
 	Events  []observer.Event `json:"events"`
 	Waiting *Waiting         `json:"waiting,omitempty"`
+	// TraceID is the booking's W3C trace id, as the observer saw it on
+	// BookingCreated; "" without the observer here, or before it saw it.
+	TraceID string `json:"trace_id,omitempty"`
+	// TraceURL links to the trace in a trace viewer, from the -trace-url
+	// template; "" without a template or a trace id.
+	TraceURL string `json:"trace_url,omitempty"`
 }
 
 // Waiting says where a booking's next step waits, and since when. The
@@ -65,7 +71,29 @@ func (b *Builder) BookingView(ctx context.Context, id string) (BookingView, erro
 		}
 	}
 	v.Waiting = WaitingOf(bk, v.Events, b.src.Switches.All())
+	v.TraceID = TraceID(v.Events)
+	v.TraceURL = TraceURL(b.src.TraceURL, v.TraceID)
 	return v, nil
+}
+
+// TraceID is the trace id of a booking's BookingCreated, among its events:
+// the one trace its whole saga belongs to.
+func TraceID(events []observer.Event) string {
+	for _, e := range events {
+		if e.Type == saga.TypeBookingCreated && e.TraceID != "" {
+			return e.TraceID
+		}
+	}
+	return ""
+}
+
+// TraceURL fills a -trace-url template with a trace id; "" when either is
+// missing. A trace id is 32 hex digits, so it needs no escaping.
+func TraceURL(template, traceID string) string {
+	if template == "" || traceID == "" {
+		return ""
+	}
+	return strings.ReplaceAll(template, "{trace_id}", traceID)
 }
 
 // Booking is one booking with its events, as the views take it.

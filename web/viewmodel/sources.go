@@ -135,6 +135,9 @@ type Sources struct {
 	// PublishSwitches sends a switch change to every other process; nil
 	// sends nothing.
 	PublishSwitches func(ctx context.Context, all map[string]saga.Switch) error
+	// TraceURL is the link template for a booking's trace, with
+	// {trace_id} (-trace-url). Default "": no link.
+	TraceURL string
 
 	has map[string]bool
 }

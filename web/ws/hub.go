@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -70,6 +71,9 @@ type Hub struct {
 	// the same moment then cannot all pass the caps together.
 	slots map[string]int
 	total int
+	// frames counts messages queued for a client, and dropped those that
+	// found its buffer full and closed it, for /metrics.
+	frames, dropped atomic.Int64
 }
 
 type client struct {
@@ -124,6 +128,18 @@ func (h *Hub) Len() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.clients)
+}
+
+// Stats is what a hub has done, for /metrics.
+type Stats struct {
+	Clients int   // connected now
+	Frames  int64 // messages queued for a client since the hub started
+	Dropped int64 // messages that found a client's buffer full, closing it
+}
+
+// Stats returns the hub's counts.
+func (h *Hub) Stats() Stats {
+	return Stats{Clients: h.Len(), Frames: h.frames.Load(), Dropped: h.dropped.Load()}
 }
 
 // Topics returns the topics at least one client listens to.
@@ -187,7 +203,9 @@ func (h *Hub) Welcome(snapshot func(topic string) []byte) {
 func (h *Hub) offer(c *client, msg []byte) {
 	select {
 	case c.send <- msg:
+		h.frames.Add(1)
 	default:
+		h.dropped.Add(1)
 		delete(h.clients, c)
 		c.drop(websocket.StatusTryAgainLater, reasonSlow)
 	}
