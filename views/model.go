@@ -195,6 +195,9 @@ type Booking struct {
 	// Waits are the long waits of its past, each with its reason as the
 	// record had it then.
 	Waits []PastWait
+	// TraceID is its W3C trace id; TraceURL links to it in the user's
+	// tracing UI, when -trace-url says where that is.
+	TraceID, TraceURL string
 }
 
 // Waiting says where a booking's next step waits.
