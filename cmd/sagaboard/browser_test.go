@@ -209,7 +209,10 @@ func TestScreenshot(t *testing.T) {
 	if os.Getenv("SAGABOARD_SCREENSHOT") != "1" {
 		t.Skip("set SAGABOARD_SCREENSHOT=1 to redraw static/screenshot.png")
 	}
-	p, _ := startSaga(t)
+	// Provisioned, as `make run` starts: the page a user sees first.
+	dir := t.TempDir()
+	MustProvisioned(t, dir)
+	p := Start(t, "-addr", "127.0.0.1:0", "-data", dir)
 	settle := func(ids ...string) {
 		for _, id := range ids {
 			p.WaitFor(id, 15*time.Second, "finished", func(b Booking) bool { return b.Status != "pending" && b.Notified })
