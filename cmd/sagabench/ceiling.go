@@ -45,6 +45,17 @@ type CeilingResult struct {
 	Rate    float64 // sagas per second
 	Latency Latency // first publish to the third hop's arrival
 	MsgSize int
+	// BrokerCPU is the broker's CPU during the throughput mode; 0 when the
+	// broker does not run on this machine.
+	BrokerCPU time.Duration
+}
+
+// BrokerPerSaga is the broker's CPU per saga, in milliseconds.
+func (c CeilingResult) BrokerPerSaga() float64 {
+	if c.Sagas == 0 {
+		return 0
+	}
+	return c.BrokerCPU.Seconds() * 1000 / float64(c.Sagas)
 }
 
 // ceilingSize is the body size of a ceiling message: a saga message with
@@ -330,13 +341,15 @@ func measureCeiling(ctx context.Context, cfg Config, n, warmup, latN int) (Ceili
 	if _, err := c.throughput(ctx, min(500, n)); err != nil {
 		return CeilingResult{}, err
 	}
+	broker := cpuSince(brokerPID())
 	elapsed, err := c.throughput(ctx, n)
 	if err != nil {
 		return CeilingResult{}, err
 	}
+	brokerCPU := broker()
 	lat, err := c.latency(ctx, warmup, latN)
 	if err != nil {
 		return CeilingResult{}, err
 	}
-	return CeilingResult{Sagas: n, Elapsed: elapsed, Rate: float64(n) / elapsed.Seconds(), Latency: summarize(lat), MsgSize: c.msgSize}, nil
+	return CeilingResult{Sagas: n, Elapsed: elapsed, Rate: float64(n) / elapsed.Seconds(), Latency: summarize(lat), MsgSize: c.msgSize, BrokerCPU: brokerCPU}, nil
 }

@@ -19,6 +19,7 @@ type Throughput struct {
 	Elapsed     time.Duration // first POST to all confirmed
 	Rate        float64       // bookings per second
 	CPU         time.Duration // server CPU from the first POST until settled; 0 without a pid
+	BrokerCPU   time.Duration // the broker's CPU over the same span; 0 when it is not on this machine
 	Settle      time.Duration // first POST until every queue was empty
 	Posted      time.Duration // first POST until the last POST was answered
 	Post        Latency       // how long one POST took under load
@@ -29,6 +30,14 @@ type Throughput struct {
 	IDs       []string  // every booking posted
 	Done      time.Time // when none was pending any more
 	Profile   string    // where the CPU profile went, or why there is none
+}
+
+// BrokerPerBooking is the broker's CPU per booking, in milliseconds.
+func (t Throughput) BrokerPerBooking() float64 {
+	if t.Bookings == 0 {
+		return 0
+	}
+	return t.BrokerCPU.Seconds() * 1000 / float64(t.Bookings)
 }
 
 // CPUPer1k is CPU seconds per 1,000 bookings.
@@ -55,6 +64,7 @@ func runThroughput(ctx context.Context, a *api, o throughputOpts) (Throughput, e
 	if err != nil {
 		return Throughput{}, err
 	}
+	broker := cpuSince(brokerPID())
 	var cpu0 time.Duration
 	if o.PID > 0 {
 		if cpu0, err = cpuTime(o.PID); err != nil {
@@ -151,6 +161,7 @@ func runThroughput(ctx context.Context, a *api, o throughputOpts) (Throughput, e
 		return res, err
 	}
 	res.Settle = time.Since(start)
+	res.BrokerCPU = broker()
 	if o.PID > 0 {
 		cpu1, err := cpuTime(o.PID)
 		if err != nil {

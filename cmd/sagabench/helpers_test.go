@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,5 +170,25 @@ func TestMsFormatsByMagnitude(t *testing.T) {
 		if got := ms(d); got != want {
 			t.Errorf("ms(%d) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+func TestBrokerPIDFindsTheLocalNode(t *testing.T) {
+	pid := brokerPID()
+	if pid == 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no beam.smp found, though CI runs RabbitMQ on this machine")
+		}
+		t.Skip("no RabbitMQ node runs on this machine")
+	}
+	cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !strings.Contains(string(cmd), "rabbit") {
+		t.Errorf("pid %d does not look like a RabbitMQ node: %q, %v", pid, cmd, err)
+	}
+	if d, err := cpuTime(pid); err != nil || d <= 0 {
+		t.Errorf("the node's CPU time = %v, %v; want a running total", d, err)
+	}
+	if cpuSince(0)() != 0 {
+		t.Error("with no broker to read, the broker's CPU must read 0, not a guess")
 	}
 }

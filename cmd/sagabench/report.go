@@ -66,6 +66,20 @@ func report(w io.Writer, cfg Config, m Machine, runs []Run, scale []ScalePoint) 
 	} else {
 		p("  cpu, memory  not measured: pass -pid with -target")
 	}
+	if runs[0].Throughput.BrokerCPU > 0 {
+		tp := med(func(r Run) float64 { return r.Throughput.BrokerPerBooking() })
+		line := fmt.Sprintf("  broker cpu   %.2f ms per booking", tp)
+		if cfg.Ceiling && runs[0].Ceiling.BrokerCPU > 0 {
+			cs := med(func(r Run) float64 { return r.Ceiling.BrokerPerSaga() })
+			line += fmt.Sprintf(", %.2f ms per ceiling saga: %.1f× (beam.smp, throughput modes; target ≤ 1.3×)", cs, tp/cs)
+		} else {
+			line += "  (beam.smp, throughput mode)"
+		}
+		p("%s", line)
+		if runs[0].Throughput.CPU > 0 {
+			p("  server cpu   %.2f ms per booking", med(func(r Run) float64 { return r.Throughput.CPUPer1k() }))
+		}
+	}
 	if comp := runs[0].Throughput.Compensated; comp > 0 {
 		p("  note         %d bookings ended compensated (the switches should be off)", comp)
 	}
