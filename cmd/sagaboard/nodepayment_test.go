@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sagaboard/sagaboard/services/nodetest"
+
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -82,7 +84,7 @@ func runNodeScenarios(t *testing.T, p *Proc, applied func()) (ids []string, time
 func StartNodePayment(t *testing.T, env ...string) {
 	t.Helper()
 	dir := filepath.Join("..", "..", "services", "payment", "node")
-	mustNpmCI(t, dir)
+	nodetest.MustNpmCI(t, dir)
 	cmd := exec.Command("node", filepath.Join(dir, "index.js"))
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -280,31 +282,4 @@ func stripBookingID(t *testing.T, payload string) string {
 	}
 	out, _ := json.Marshal(m)
 	return string(out)
-}
-
-// mustNpmCI installs dir's locked packages with npm ci when they are
-// missing or older than the lock file. Without node or npm it skips, except
-// under CI, which must have them.
-func mustNpmCI(t testing.TB, dir string) {
-	t.Helper()
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is not installed; CI must have Node.js 20 and npm", tool)
-			}
-			t.Skipf("%s is not installed; install Node.js 20 and npm to run this test", tool)
-		}
-	}
-	lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if inst, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err == nil && !inst.ModTime().Before(lock.ModTime()) {
-		return
-	}
-	cmd := exec.Command("npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
-	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sagaboard/sagaboard/services/nodetest"
+
 	"github.com/sagaboard/sagaboard/services/rabbit"
 	"github.com/sagaboard/sagaboard/static"
 )
@@ -27,7 +29,7 @@ func TestAsyncAPIFileIsWhatTheTablesMake(t *testing.T) {
 // The AsyncAPI parser finds no error in the committed document.
 func TestAsyncAPIParserFindsNoError(t *testing.T) {
 	dir := filepath.Join("..", "..", "static", "asyncapi-check")
-	MustNpmCI(t, dir)
+	nodetest.MustNpmCI(t, dir)
 	out, err := exec.Command("node", filepath.Join(dir, "check.js"), filepath.Join("..", "..", "static", "asyncapi.yaml")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("the AsyncAPI parser refuses static/asyncapi.yaml: %v\n%s", err, out)
@@ -66,33 +68,6 @@ func TestNpmLockFilesCarryNoAddresses(t *testing.T) {
 		if m := regexp.MustCompile(`"resolved"|[a-z]+://[^"]*`).Find(b); m != nil {
 			t.Errorf("%s carries %s; keep omit-lockfile-registry-resolved=true in the .npmrc beside it, install again, and drop the funding addresses", lock, m)
 		}
-	}
-}
-
-// MustNpmCI installs dir's locked packages with npm ci when they are
-// missing or older than the lock file. Without node or npm it skips, except
-// under CI, which must have them.
-func MustNpmCI(t *testing.T, dir string) {
-	t.Helper()
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is not installed; CI must have Node.js 20 and npm", tool)
-			}
-			t.Skipf("%s is not installed; install Node.js 20 and npm to run this test", tool)
-		}
-	}
-	lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if inst, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err == nil && !inst.ModTime().Before(lock.ModTime()) {
-		return
-	}
-	cmd := exec.Command("npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
 	}
 }
 
