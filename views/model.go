@@ -80,6 +80,9 @@ type Broker struct {
 	// SharedIdentity is set while every part logs in to the broker as
 	// one user, so anybody who can log in can forge saga messages.
 	SharedIdentity bool
+	// Node is the broker node this process is on, host:port, when -amqp
+	// names several nodes of a cluster; "" otherwise.
+	Node string
 }
 
 // SeatMap is the venue, row by row.

@@ -128,6 +128,22 @@ func (bs brokers) Status() (connected bool, lastErr error, outages int, since ti
 	return connected, lastErr, outages, since
 }
 
+// Node and Nodes are the control connection's, as the page's badge says
+// which node this process is on.
+func (bs brokers) Node() string {
+	if bs.inspect == nil {
+		return ""
+	}
+	return bs.inspect.Node()
+}
+
+func (bs brokers) Nodes() int {
+	if bs.inspect == nil {
+		return 0
+	}
+	return bs.inspect.Nodes()
+}
+
 func (bs brokers) Inspect(ctx context.Context, queues []string) ([]saga.QueueStat, error) {
 	if bs.inspect == nil {
 		return nil, fmt.Errorf("inspect queues: %w", rabbit.ErrDown)

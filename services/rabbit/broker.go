@@ -17,6 +17,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,15 +48,17 @@ type Config struct {
 
 // Broker is a self-healing connection to RabbitMQ.
 type Broker struct {
-	cfg Config
-	log *slog.Logger
-	uri amqp.URI // cfg.URL's parts, for the sentences that name user, host and vhost
-	bad error    // why cfg.URL cannot be used, if it cannot
+	cfg   Config
+	log   *slog.Logger
+	uri   amqp.URI // the first node's parts: the user every publish names
+	nodes []node   // cfg.URL's nodes, in the order given
+	bad   error    // why cfg.URL cannot be used, if it cannot
 
 	first    chan struct{} // closed once the first connection attempt is over
 	firstErr error         // set before first is closed
 
 	mu      sync.Mutex
+	at      int // the node tried first: the one connected to, or the next after a loss
 	sess    *session
 	up      chan struct{} // closed while sess != nil
 	lastErr error
@@ -95,8 +100,19 @@ func Open(cfg Config) *Broker {
 	b := &Broker{cfg: cfg, log: cfg.Log, up: make(chan struct{}), stop: cancel, done: make(chan struct{}), since: time.Now(), first: make(chan struct{})}
 	// A URL ValidateURL refuses is never handed to amqp091-go, whose parse
 	// errors quote it whole, password included.
-	if b.uri, b.bad = parseURL(cfg.URL); b.bad != nil {
-		b.bad = fmt.Errorf("rabbit: %w; %w", b.bad, ErrPermanent)
+	for _, raw := range SplitURLs(cfg.URL) {
+		uri, err := parseURL(raw)
+		if err != nil {
+			b.bad = fmt.Errorf("rabbit: %w; %w", err, ErrPermanent)
+			break
+		}
+		b.nodes = append(b.nodes, node{raw: raw, uri: uri})
+	}
+	if b.bad == nil && len(b.nodes) == 0 {
+		b.bad = fmt.Errorf("rabbit: no AMQP URL given; %w", ErrPermanent)
+	}
+	if b.bad == nil {
+		b.uri = b.nodes[0].uri
 	}
 	go b.run(ctx)
 	return b
@@ -205,7 +221,7 @@ func (b *Broker) run(ctx context.Context) {
 		said = ""
 		wait = retryMin
 		if reported {
-			b.log.Info("connected to RabbitMQ", "url", redact(b.cfg.URL))
+			b.log.Info("connected to RabbitMQ", "node", b.Node())
 		}
 		reported = true // from now on, every loss is worth one line
 		closed := s.conn.NotifyClose(make(chan *amqp.Error, 1))
@@ -238,6 +254,7 @@ func (b *Broker) run(ctx context.Context) {
 		b.sess, b.lastErr, b.since = nil, cause, time.Now()
 		b.up = make(chan struct{})
 		b.outages++
+		b.at = (b.at + 1) % len(b.nodes) // try the next node first
 		b.mu.Unlock()
 		close(s.dead)
 		_ = s.conn.Close()
@@ -247,19 +264,80 @@ func (b *Broker) run(ctx context.Context) {
 	}
 }
 
+// node is one broker of a cluster, as -amqp names it.
+type node struct {
+	raw string
+	uri amqp.URI
+}
+
+// addr is the node as the page names it: host and port, no user.
+func (n node) addr() string { return net.JoinHostPort(n.uri.Host, strconv.Itoa(n.uri.Port)) }
+
+// SplitURLs splits -amqp's comma-separated list of one cluster's nodes.
+// Spaces are not trimmed: a URL with a space in it is refused whole, as a
+// typo is, rather than read as something else.
+func SplitURLs(raw string) []string {
+	var out []string
+	for _, u := range strings.Split(raw, ",") {
+		if u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// Nodes is how many nodes -amqp named.
+func (b *Broker) Nodes() int { return len(b.nodes) }
+
+// Node is the broker node this connection is on, as host:port; "" while
+// it is on none.
+func (b *Broker) Node() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.sess == nil || b.bad != nil {
+		return ""
+	}
+	return b.nodes[b.at].addr()
+}
+
+// dial connects to the first node that answers, starting from the one
+// after the node lost last, so a process whose node died moves on to the
+// next and comes back to it last. A node that refuses for good is passed
+// over as long as another may still answer.
 func (b *Broker) dial() (*session, error) {
 	if b.bad != nil {
 		return nil, b.bad
 	}
+	b.mu.Lock()
+	start := b.at
+	b.mu.Unlock()
+	var failed error
+	for i := range b.nodes {
+		k := (start + i) % len(b.nodes)
+		s, err := b.dialNode(b.nodes[k])
+		if err == nil {
+			b.mu.Lock()
+			b.at = k
+			b.mu.Unlock()
+			return s, nil
+		}
+		if failed == nil || errors.Is(failed, ErrPermanent) {
+			failed = err
+		}
+	}
+	return nil, failed
+}
+
+func (b *Broker) dialNode(n node) (*session, error) {
 	props := amqp.NewConnectionProperties()
 	props.SetClientConnectionName(b.cfg.Name)
-	conn, err := amqp.DialConfig(b.cfg.URL, amqp.Config{
+	conn, err := amqp.DialConfig(n.raw, amqp.Config{
 		Heartbeat:  10 * time.Second,
 		Properties: props,
 		Dial:       amqp.DefaultDial(5 * time.Second),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("rabbit: dial: %w", refused(b.uri, err, false))
+		return nil, fmt.Errorf("rabbit: dial: %w", refused(n.uri, err, false))
 	}
 	ch, err := conn.Channel()
 	if err != nil {
@@ -269,7 +347,7 @@ func (b *Broker) dial() (*session, error) {
 	if !b.cfg.Provisioned {
 		if err := declare(ch, b.cfg); err != nil {
 			conn.Close()
-			return nil, refused(b.uri, err, true)
+			return nil, refused(n.uri, err, true)
 		}
 	}
 	if err := ch.Confirm(false); err != nil {

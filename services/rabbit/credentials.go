@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -74,15 +75,20 @@ func (c *Credentials) PartURL(base, part string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%s has no broker user for %s; copy its entry from the %s that setup-broker wrote", CredentialsFile, part, CredentialsFile)
 	}
-	u, err := amqp.ParseURI(base)
-	if err != nil {
-		return "", fmt.Errorf("the AMQP URL is not valid: %s", redactErr(err))
+	// base may list a cluster's nodes: each gets the part's user.
+	var urls []string
+	for _, raw := range SplitURLs(base) {
+		u, err := amqp.ParseURI(raw)
+		if err != nil {
+			return "", fmt.Errorf("the AMQP URL is not valid: %s", redactErr(err))
+		}
+		if u.Vhost != c.Vhost {
+			return "", fmt.Errorf("-amqp names vhost %q, but %s was written for vhost %q; use the same vhost, or leave -amqp out", u.Vhost, CredentialsFile, c.Vhost)
+		}
+		u.Username, u.Password = login.User, login.Password
+		urls = append(urls, u.String())
 	}
-	if u.Vhost != c.Vhost {
-		return "", fmt.Errorf("-amqp names vhost %q, but %s was written for vhost %q; use the same vhost, or leave -amqp out", u.Vhost, CredentialsFile, c.Vhost)
-	}
-	u.Username, u.Password = login.User, login.Password
-	return u.String(), nil
+	return strings.Join(urls, ","), nil
 }
 
 // writeCredentials writes the file readable by its owner only, through a

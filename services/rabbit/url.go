@@ -21,9 +21,20 @@ var ErrPermanent = errors.New("this will not fix itself")
 // Its errors name the URL with the password hidden, never the URL itself:
 // url.Parse's errors quote the whole URL, and even their inner text can quote
 // part of a password ("amqp://u:pa/ss@h" reads as host "u", port "pa").
+//
+// raw may list the nodes of one cluster, separated by commas; each is
+// checked.
 func ValidateURL(raw string) error {
-	_, err := parseURL(raw)
-	return err
+	urls := SplitURLs(raw)
+	if len(urls) == 0 {
+		return errors.New("no AMQP URL given, as in amqp://user:password@localhost:5672/vhost")
+	}
+	for _, u := range urls {
+		if _, err := parseURL(u); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // parseURL is ValidateURL that also returns the URL's parts.

@@ -51,6 +51,14 @@ func (l *Live) look(ctx context.Context) {
 	}
 	up, lastErr, outages, since := br.Status()
 	b := views.Broker{Known: true, Connected: up, Outages: outages, Since: since}
+	// Which node, where -amqp names a cluster's: a broker that knows it
+	// says it (see rabbit.Broker.Node).
+	if n, ok := br.(interface {
+		Node() string
+		Nodes() int
+	}); ok && n.Nodes() > 1 {
+		b.Node = n.Node()
+	}
 	if lastErr != nil && !up {
 		b.Err = lastErr.Error()
 	}

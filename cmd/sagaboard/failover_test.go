@@ -1,0 +1,57 @@
+package main_test
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAProcessMovesToTheNextNodeWhenItsNodeGoes gives -amqp two nodes of
+// the test's own. The process connects to the first; when that node stops,
+// it moves to the second and the saga goes on there. (The two nodes are not
+// clustered here, so the second declares its own topology: what moves is
+// the connection, which is what -amqp's list is for.)
+func TestAProcessMovesToTheNextNodeWhenItsNodeGoes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two RabbitMQ nodes")
+	}
+	first, second := StartOwnBroker(t), StartOwnBroker(t)
+	urls := first.URL("") + "," + second.URL("")
+	p := Start(t, "-addr", "127.0.0.1:0", "-data", t.TempDir(), "-amqp", urls)
+
+	id := p.Book("alice", "A1")
+	p.WaitFor(id, 15*time.Second, "confirmed", func(b Booking) bool { return b.Status == "confirmed" })
+	if on := "127.0.0.1:" + itoa(first.Port); !nodeOnPage(t, p, on) {
+		t.Errorf("the badge does not say the process is on the first node %s", on)
+	}
+
+	first.Ctl("stop_app")
+	deadline := time.Now().Add(30 * time.Second)
+	on := "127.0.0.1:" + itoa(second.Port)
+	for !nodeOnPage(t, p, on) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the process did not move to the second node %s:\n%s", on, tail(p.Log(), 20))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	next := p.Book("bob", "B1")
+	p.WaitFor(next, 15*time.Second, "confirmed on the second node", func(b Booking) bool { return b.Status == "confirmed" })
+}
+
+// nodeOnPage reports whether the dashboard's broker badge says the process
+// is on node.
+func nodeOnPage(t *testing.T, p *Proc, node string) bool {
+	t.Helper()
+	res, err := http.Get(p.URL)
+	if err != nil {
+		return false
+	}
+	defer res.Body.Close()
+	page, _ := io.ReadAll(res.Body)
+	return strings.Contains(string(page), "on "+node)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
