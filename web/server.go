@@ -166,7 +166,9 @@ func New(cfg Config) *Server {
 	g := guard.New(cfg.Token, cfg.Log)
 	s.scenarios = scenario.NewLibrary(scenario.Builtin(),
 		&scenario.Client{Base: "http://127.0.0.1", Token: cfg.Token, HTTP: &http.Client{Transport: scenario.HandlerTransport(s)}},
-		func() (map[string]saga.Switch, int) { return src.Switches.All(), int(src.Switches.Slow().Milliseconds()) })
+		func() (map[string]saga.Switch, int) {
+			return src.Switches.All(), int(src.Switches.Slow().Milliseconds())
+		})
 	s.api = api.New(api.Config{Model: model, Broker: cfg.Broker, Load: s.load, Replayed: s.live.DeadLettersChanged,
 		Log: cfg.Log, WriteTimeout: writeTimeout, Metrics: cfg.Metrics, Hub: s.live.HubStats, Scenarios: s.scenarios})
 	s.pages = ui.New(ui.Config{Model: model, Live: s.live, Guard: g, Load: s.load, Log: cfg.Log, Scenarios: s.scenarios})

@@ -57,7 +57,6 @@ type Library struct {
 	order   []string
 	running map[string]string // scenario name → run id
 	rec     *Recorder
-
 }
 
 // NewLibrary offers docs, played through c. state reads the switches and
