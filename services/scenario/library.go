@@ -140,6 +140,18 @@ func (l *Library) Report(id string) (Report, error) {
 	return r.Report(), nil
 }
 
+// Latest returns the report of the run started last, and false before any.
+func (l *Library) Latest() (Report, bool) {
+	l.mu.Lock()
+	if len(l.order) == 0 {
+		l.mu.Unlock()
+		return Report{}, false
+	}
+	r := l.runs[l.order[len(l.order)-1]]
+	l.mu.Unlock()
+	return r.Report(), true
+}
+
 // Close stops the runs, which put their switches back, and waits for them.
 func (l *Library) Close() {
 	l.cancel()

@@ -3,6 +3,7 @@ package ui
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/sagaboard/sagaboard/services/scenario"
@@ -34,6 +35,9 @@ func (h *Handler) scenariosPanel(w http.ResponseWriter, r *http.Request) {
 		if rep, err := lib.Report(id); err == nil {
 			v.Run = &rep
 		}
+	} else if rep, ok := lib.Latest(); ok && (rep.State == scenario.Running || time.Since(rep.Ended) < 10*time.Minute) {
+		// A page opened while a lesson plays, or just after, shows it.
+		v.Run = &rep
 	}
 	h.fragment(w, r, views.ScenariosPanel(v))
 }
