@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,11 +111,11 @@ func TestBuiltinScenariosPass(t *testing.T) {
 func TestScenarioRunIsBusyWhileItRuns(t *testing.T) {
 	p, _ := startSaga(t, "-deadline", "3s")
 	var first struct{ Run string }
-	if code := p.Do("POST", "/api/scenarios/under-load/run", nil, &first); code != http.StatusAccepted {
+	if code := p.Do("POST", "/api/scenarios/the-deadline/run", nil, &first); code != http.StatusAccepted {
 		t.Fatalf("first run: %d", code)
 	}
 	var e struct{ Error string }
-	if code := p.Do("POST", "/api/scenarios/under-load/run", nil, &e); code != http.StatusConflict || !strings.Contains(e.Error, "running already") {
+	if code := p.Do("POST", "/api/scenarios/the-deadline/run", nil, &e); code != http.StatusConflict || !strings.Contains(e.Error, "running already") {
 		t.Errorf("second run while the first plays: %d %q, want 409 with a sentence", code, e.Error)
 	}
 }
@@ -166,11 +167,18 @@ func TestRecordedDeclineReplaysOnAFreshServer(t *testing.T) {
 	p.WaitFor(mal, 10*time.Second, "declined", func(b Booking) bool { return b.Status == "compensated" })
 	ann := p.Book("ann", "B3")
 	p.WaitFor(ann, 10*time.Second, "confirmed", func(b Booking) bool { return b.Status == "confirmed" })
+	// And one from the page's form, as a person books.
+	res, err := http.PostForm(p.URL+"/ui/bookings", url.Values{"user_id": {"bea"}, "seats": {"B4"}})
+	if err != nil || res.StatusCode/100 != 2 && res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("book from the form: %v %v", err, res)
+	}
+	res.Body.Close()
+	time.Sleep(time.Second) // the form's booking is decided before the recording stops
 	var doc json.RawMessage
 	if code := p.Do("POST", "/api/scenarios/record/stop", nil, &doc); code != http.StatusOK {
 		t.Fatalf("record/stop: %d %s", code, doc)
 	}
-	for _, want := range []string{`"fail_next": 1`, `"user_id": "mallory"`, `"status": "compensated"`, `"reason": "declined: payment.fail_next=1"`, `"status": "confirmed"`} {
+	for _, want := range []string{`"fail_next": 1`, `"user_id": "mallory"`, `"status": "compensated"`, `"reason": "declined: payment.fail_next=1"`, `"status": "confirmed"`, `"user": "bea"`, `"booking": "bea"`} {
 		if !strings.Contains(indent(doc), want) {
 			t.Errorf("the recording lacks %s:\n%s", want, indent(doc))
 		}

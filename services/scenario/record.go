@@ -147,7 +147,8 @@ func safeUser(s string) string {
 	return s
 }
 
-// Wrap records the requests next answers with 2xx while a recording is on.
+// Wrap records the requests next answers with success while a recording is
+// on.
 func (rec *Recorder) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !rec.Recording() || r.Header.Get(TagHeader) != "" {
@@ -328,4 +329,5 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-func (w *statusWriter) ok() bool { return w.status/100 == 2 }
+// ok is a success: 2xx, or the 303 a form without htmx is answered with.
+func (w *statusWriter) ok() bool { return w.status >= 200 && w.status < 400 }
