@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
+	"github.com/sagaboard/sagaboard/services/scenario"
 	"github.com/sagaboard/sagaboard/web/api"
 	"github.com/sagaboard/sagaboard/web/guard"
 	"github.com/sagaboard/sagaboard/web/load"
@@ -128,6 +129,8 @@ type Server struct {
 	live  *ui.Live
 	load  *load.Loader
 	probe dataProbe
+	// scenarios play lessons through this server's own API, in process.
+	scenarios *scenario.Library
 }
 
 // New returns a server. Call Live() to feed it changes.
@@ -161,11 +164,16 @@ func New(cfg Config) *Server {
 	s.live = ui.NewLive(ui.LiveConfig{Model: model, Broker: br, SharedIdentity: cfg.BrokerIdentity == BrokerShared,
 		WSPerClient: cfg.WSPerClient, Log: cfg.Log})
 	g := guard.New(cfg.Token, cfg.Log)
+	s.scenarios = scenario.NewLibrary(scenario.Builtin(),
+		&scenario.Client{Base: "http://127.0.0.1", Token: cfg.Token, HTTP: &http.Client{Transport: scenario.HandlerTransport(s)}},
+		func() (map[string]saga.Switch, int) {
+			return src.Switches.All(), int(src.Switches.Slow().Milliseconds())
+		})
 	s.api = api.New(api.Config{Model: model, Broker: cfg.Broker, Load: s.load, Replayed: s.live.DeadLettersChanged,
-		Log: cfg.Log, WriteTimeout: writeTimeout, Metrics: cfg.Metrics, Hub: s.live.HubStats})
-	s.pages = ui.New(ui.Config{Model: model, Live: s.live, Guard: g, Load: s.load, Log: cfg.Log})
+		Log: cfg.Log, WriteTimeout: writeTimeout, Metrics: cfg.Metrics, Hub: s.live.HubStats, Scenarios: s.scenarios})
+	s.pages = ui.New(ui.Config{Model: model, Live: s.live, Guard: g, Load: s.load, Log: cfg.Log, Scenarios: s.scenarios})
 	s.routes(g)
-	s.root = hosts.Guard(s.mux)
+	s.root = hosts.Guard(s.scenarios.Recorder().Wrap(s.mux))
 	return s
 }
 
@@ -180,7 +188,8 @@ func (s *Server) BookingCommitted(id string) {
 }
 
 // Close stops a running load and disconnects every dashboard client.
-func (s *Server) Close() { s.load.Stop(); s.live.Close() }
+// A scenario still running is stopped first, and puts its switches back.
+func (s *Server) Close() { s.scenarios.Close(); s.load.Stop(); s.live.Close() }
 
 // routes registers every route: the API's, the pages', and the ones that
 // belong to the whole server.

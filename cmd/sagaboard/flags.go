@@ -44,6 +44,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	perClient := fs.String("ws-per-client", env("SAGABOARD_WS_PER_CLIENT", "200"), "live dashboards one client address may hold open, of 1000 in all [SAGABOARD_WS_PER_CLIENT]")
 	fs.StringVar(&c.OTLP, "otlp", env("OTEL_EXPORTER_OTLP_ENDPOINT", ""), "export traces to this OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318 (default off) [OTEL_EXPORTER_OTLP_ENDPOINT]")
 	fs.StringVar(&c.TraceURL, "trace-url", env("SAGABOARD_TRACE_URL", ""), "link to a booking's trace, {trace_id} replaced, e.g. http://127.0.0.1:16686/trace/{trace_id} (default no link) [SAGABOARD_TRACE_URL]")
+	fs.StringVar(&c.Scenario, "scenario", "", "play this scenario file against the server at -addr, sending -token if given, and exit non-zero when an expectation fails (default: serve)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -103,7 +104,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 			}
 		}
 	}
-	if !web.IsLoopback(c.Addr) && c.Token == "" && m.serves() {
+	if !web.IsLoopback(c.Addr) && c.Token == "" && m.serves() && c.Scenario == "" {
 		return fmt.Errorf("-addr %s accepts connections from other machines, so state-changing requests need a token: pass -token (or SAGABOARD_TOKEN) of at least %d characters, e.g. from openssl rand -hex 16, or listen on 127.0.0.1", c.Addr, web.MinTokenLength)
 	}
 	return nil

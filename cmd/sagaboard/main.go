@@ -57,6 +57,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "sagaboard:", err)
 		os.Exit(2)
 	}
+	if m.Config.Scenario != "" {
+		os.Exit(m.PlayScenario(ctx, os.Stdout))
+	}
 	if err := m.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "sagaboard:", err)
 		m.Close()

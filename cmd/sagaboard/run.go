@@ -53,6 +53,9 @@ type Config struct {
 	// TraceURL is a link template for a booking's trace, with {trace_id}
 	// (-trace-url). Default "": no link.
 	TraceURL string
+	// Scenario is a scenario file to play against the server at Addr
+	// (-scenario), instead of serving. Default "": serve.
+	Scenario string
 }
 
 // Main is the program, shaped so tests can run the real thing in-process or

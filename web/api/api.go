@@ -12,6 +12,7 @@ import (
 
 	"github.com/sagaboard/sagaboard/services/booking"
 	"github.com/sagaboard/sagaboard/services/saga"
+	"github.com/sagaboard/sagaboard/services/scenario"
 	"github.com/sagaboard/sagaboard/web/httperr"
 	"github.com/sagaboard/sagaboard/web/load"
 	"github.com/sagaboard/sagaboard/web/viewmodel"
@@ -45,6 +46,8 @@ type Config struct {
 	// Hub reads the live feed's WebSocket counts for /metrics; nil leaves
 	// them out.
 	Hub hubStats
+	// Scenarios are the lessons /api/scenarios offers and plays.
+	Scenarios *scenario.Library
 }
 
 // Handler serves the API.
@@ -96,6 +99,7 @@ func (h *Handler) Routes(m *http.ServeMux, guard func(http.HandlerFunc) http.Han
 	m.HandleFunc("GET /api/invariants", h.invariants)
 	m.HandleFunc("POST /api/load", guard(h.startLoad))
 	m.Handle("GET /metrics", h.metrics)
+	h.scenarioRoutes(m, guard)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, httperr.Errorf(httperr.NotFound, "no such API endpoint: %s %s", r.Method, r.URL.Path))
 	})

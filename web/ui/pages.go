@@ -38,6 +38,7 @@ func (h *Handler) Routes(m *http.ServeMux, guard func(http.HandlerFunc) http.Han
 	m.HandleFunc("POST /ui/token", h.rememberToken)
 	m.HandleFunc("GET /compare", h.comparePage)
 	m.HandleFunc("POST /ui/load", guard(h.loadFromForm))
+	h.scenarioRoutes(m, guard)
 	m.HandleFunc("/", h.notFound)
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/sagaboard/sagaboard/services/scenario"
 	"github.com/sagaboard/sagaboard/views"
 	"github.com/sagaboard/sagaboard/web/guard"
 	"github.com/sagaboard/sagaboard/web/httperr"
@@ -24,6 +25,8 @@ type Config struct {
 	Live  *Live
 	Guard *guard.Guard
 	Load  *load.Loader
+	// Scenarios are the lessons the page plays and records; nil hides them.
+	Scenarios *scenario.Library
 	// Log defaults to slog.Default().
 	Log *slog.Logger
 }
