@@ -368,6 +368,8 @@
         var m = $("#moment");
         if (m) {
           hist.from = Date.parse(m.dataset.from) || hist.from;
+          // The server bounds a moment to its record: replay from there.
+          if (!hist.timer) hist.at = Date.parse(m.dataset.at) || hist.at;
           histSay((hist.timer ? "replaying: " : "") + "the saga at " + m.dataset.at.replace("T", " ").replace("Z", " UTC"));
         }
         if (hist.next) { var n = hist.next; hist.next = 0; histShow(n); }
@@ -396,8 +398,9 @@
     if (!histThen()) return;
     histStop();
     var speed = parseInt($("#history-speed").value, 10) || 1;
-    var t0 = Date.now(), at0 = hist.at;
+    var t0 = Date.now(), at0 = Math.max(hist.at, hist.from);
     $("#history-play").textContent = "❚❚ Pause";
+    histSay("replaying at " + speed + "×…");
     hist.timer = setInterval(function () {
       var at = at0 + (Date.now() - t0) * speed;
       if (at >= histNow()) { histLive(); return; }
@@ -435,6 +438,16 @@
     if (b.id === "history-live") histLive();
     else if (hist.timer) histStop();
     else histPlay();
+  });
+
+  // A link may carry the moment, ?at=<RFC 3339>, or a booking's step,
+  // ?step=n, so a moment can be shared.
+  document.addEventListener("DOMContentLoaded", function () {
+    var q = new URLSearchParams(location.search);
+    var at = Date.parse(q.get("at") || "");
+    if ($("#history") && !isNaN(at)) histRange().then(function () { histShow(at); });
+    var root = $(".stepper"), n = parseInt(q.get("step") || "", 10);
+    if (root && n > 0) { stepAt = n; stepTo(root, n); }
   });
 
   // A booking's stepper shows one message at a time; the reader's place
