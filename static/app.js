@@ -331,5 +331,152 @@
   }
   setInterval(tick, 1000);
 
+  // Going back in time: the scrubber sets the dashboard to a moment of the
+  // observer's record, drawn by GET /ui/history in place of the live
+  // panels; Play replays from there at 1×, 4× or 16× until it reaches now,
+  // where the page is live again. The live panels keep updating, hidden.
+  var hist = { from: 0, skew: 0, at: 0, timer: 0, busy: false, next: 0 };
+  function histNow() { return Date.now() + hist.skew; }
+  function histRange() {
+    return fetch("/api/history/range", { headers: { Accept: "application/json" } })
+      .then(function (r) { return r.json(); })
+      .then(function (j) {
+        var from = Date.parse(j.from), to = Date.parse(j.to);
+        if (!isNaN(to)) hist.skew = to - Date.now();
+        if (!isNaN(from)) hist.from = from;
+      }, function () { /* the scrubber spans what it knew */ });
+  }
+  function histSay(text) { var s = $("#history-status"); if (s) s.textContent = text; }
+  function histThen() { var h = $("#history"); return h && h.dataset.state === "then"; }
+  function histShow(at) {
+    var h = $("#history");
+    if (!h) return;
+    hist.at = at;
+    document.body.classList.add("then");
+    h.dataset.state = "then";
+    $("#history-live").setAttribute("aria-pressed", "false");
+    var scrub = $("#history-scrub"), span = histNow() - hist.from;
+    if (scrub && span > 0 && document.activeElement !== scrub) scrub.value = String(Math.round(1000 * (at - hist.from) / span));
+    var input = $("#history-at");
+    if (input && document.activeElement !== input) input.value = new Date(at).toISOString();
+    if (hist.busy) { hist.next = at; return; }
+    hist.busy = true;
+    htmx.ajax("GET", "/ui/history?at=" + encodeURIComponent(new Date(at).toISOString()), { target: "#history-then", swap: "innerHTML" })
+      .then(function () {
+        hist.busy = false;
+        if (!histThen()) { $("#history-then").replaceChildren(); return; }
+        var m = $("#moment");
+        if (m) {
+          hist.from = Date.parse(m.dataset.from) || hist.from;
+          // The server bounds a moment to its record: replay from there.
+          if (!hist.timer) hist.at = Date.parse(m.dataset.at) || hist.at;
+          histSay((hist.timer ? "replaying: " : "") + "the saga at " + m.dataset.at.replace("T", " ").replace("Z", " UTC"));
+        }
+        if (hist.next) { var n = hist.next; hist.next = 0; histShow(n); }
+      }, function () { hist.busy = false; histSay("could not reach the server"); });
+  }
+  function histStop() {
+    clearInterval(hist.timer);
+    hist.timer = 0;
+    var b = $("#history-play");
+    if (b) b.textContent = "▶ Play";
+  }
+  function histLive() {
+    histStop();
+    hist.next = 0;
+    var h = $("#history");
+    if (!h) return;
+    document.body.classList.remove("then");
+    h.dataset.state = "live";
+    $("#history-live").setAttribute("aria-pressed", "true");
+    $("#history-then").replaceChildren();
+    $("#history-scrub").value = "1000";
+    $("#history-at").value = "";
+    histSay("live");
+  }
+  function histPlay() {
+    if (!histThen()) return;
+    histStop();
+    var speed = parseInt($("#history-speed").value, 10) || 1;
+    var t0 = Date.now(), at0 = Math.max(hist.at, hist.from);
+    $("#history-play").textContent = "❚❚ Pause";
+    histSay("replaying at " + speed + "×…");
+    hist.timer = setInterval(function () {
+      var at = at0 + (Date.now() - t0) * speed;
+      if (at >= histNow()) { histLive(); return; }
+      histShow(at);
+    }, 250);
+  }
+  document.addEventListener("input", function (e) {
+    if (!e.target || e.target.id !== "history-scrub") return;
+    var v = parseInt(e.target.value, 10);
+    histStop();
+    var go = function () {
+      if (v >= 1000) { histLive(); return; }
+      histShow(hist.from + (histNow() - hist.from) * v / 1000);
+    };
+    if (hist.from) go(); else histRange().then(go);
+  });
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (!t) return;
+    if (t.id === "history-at") {
+      var raw = t.value.trim();
+      if (raw === "") { histLive(); return; }
+      var at = Date.parse(raw);
+      if (isNaN(at)) { histSay("“" + raw.slice(0, 40) + "” is not a moment; use RFC 3339, such as 2026-11-29T22:30:00Z"); return; }
+      histStop();
+      var go = function () { histShow(at); };
+      if (hist.from) go(); else histRange().then(go);
+    } else if (t.id === "history-speed" && hist.timer) {
+      histPlay();
+    }
+  });
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("#history-live, #history-play");
+    if (!b) return;
+    if (b.id === "history-live") histLive();
+    else if (hist.timer) histStop();
+    else histPlay();
+  });
+
+  // A link may carry the moment, ?at=<RFC 3339>, or a booking's step,
+  // ?step=n, so a moment can be shared.
+  document.addEventListener("DOMContentLoaded", function () {
+    var q = new URLSearchParams(location.search);
+    var at = Date.parse(q.get("at") || "");
+    if ($("#history") && !isNaN(at)) histRange().then(function () { histShow(at); });
+    var root = $(".stepper"), n = parseInt(q.get("step") || "", 10);
+    if (root && n > 0) { stepAt = n; stepTo(root, n); }
+  });
+
+  // A booking's stepper shows one message at a time; the reader's place
+  // is kept across the page's live redraws.
+  var stepAt = 0;
+  function stepTo(root, n) {
+    var steps = $all(".st-step", root);
+    if (steps.length === 0) return;
+    n = Math.max(1, Math.min(steps.length, n || steps.length));
+    steps.forEach(function (li) { li.hidden = li.dataset.step !== String(n); });
+    $(".st-scrub", root).value = String(n);
+    $(".st-pos", root).textContent = n + " / " + steps.length;
+  }
+  document.addEventListener("input", function (e) {
+    if (!e.target || !e.target.classList || !e.target.classList.contains("st-scrub")) return;
+    stepAt = parseInt(e.target.value, 10);
+    stepTo(e.target.closest(".stepper"), stepAt);
+  });
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest(".st-prev, .st-next");
+    if (!b) return;
+    var root = b.closest(".stepper");
+    stepAt = parseInt($(".st-scrub", root).value, 10) + (b.classList.contains("st-next") ? 1 : -1);
+    stepTo(root, stepAt);
+  });
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    var root = $(".stepper");
+    if (root && stepAt) stepTo(root, stepAt);
+  });
+
   document.addEventListener("DOMContentLoaded", summarize);
 })();

@@ -201,6 +201,9 @@ type Booking struct {
 	// TraceID is its W3C trace id; TraceURL links to it in the user's
 	// tracing UI, when -trace-url says where that is.
 	TraceID, TraceURL string
+	// Steps walk its messages one by one, with what each participant held
+	// after each; set on its own page only.
+	Steps []BookingStep
 }
 
 // Waiting says where a booking's next step waits.

@@ -253,6 +253,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		// The observer keeps the switches' history, as every process hears
 		// it, so a past wait is explained by the switches as they were.
 		runners = append(runners, func(ctx context.Context) error { observerSvc.WatchSwitches(ctx, switches); return nil })
+		// It keeps the queues' depths as it sees them too, so the
+		// dashboard set back in time shows them as they were.
+		runners = append(runners, func(ctx context.Context) error { observerSvc.SampleQueues(ctx, cfg.Broker.Inspect, 0); return nil })
 	}
 	// The port is taken before any part consumes: a process that cannot
 	// serve stops before it has handled a message.

@@ -112,7 +112,19 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*S
 		) WITHOUT ROWID`),
 		// trace_id came with tracing, after switch_changes; older events
 		// have none.
-		sqlite.AddColumn("events", "trace_id", "TEXT NOT NULL DEFAULT ''"))
+		sqlite.AddColumn("events", "trace_id", "TEXT NOT NULL DEFAULT ''"),
+		// queue_depths and the published_at index came with going back in
+		// time: the queues' depths as the observer saw them, and events
+		// read in the order they were sent, up to a moment.
+		sqlite.Exec(`CREATE TABLE IF NOT EXISTS queue_depths (
+			at        INTEGER NOT NULL,
+			name      TEXT NOT NULL,
+			ready     INTEGER NOT NULL,
+			unacked   INTEGER NOT NULL,
+			consumers INTEGER NOT NULL,
+			PRIMARY KEY (at, name)
+		) WITHOUT ROWID`,
+			`CREATE INDEX IF NOT EXISTS events_published ON events (published_at, seq)`))
 	if err != nil {
 		return nil, fmt.Errorf("observer: %w", err)
 	}

@@ -97,6 +97,8 @@ func (h *Handler) Routes(m *http.ServeMux, guard func(http.HandlerFunc) http.Han
 	m.HandleFunc("POST /api/steps/{participant}/let-one-through", guard(h.letOneThrough))
 	m.HandleFunc("GET /api/queues", h.queues)
 	m.HandleFunc("GET /api/invariants", h.invariants)
+	m.HandleFunc("GET /api/history", h.history)
+	m.HandleFunc("GET /api/history/range", h.historyRange)
 	m.HandleFunc("POST /api/load", guard(h.startLoad))
 	m.Handle("GET /metrics", h.metrics)
 	h.scenarioRoutes(m, guard)

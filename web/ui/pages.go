@@ -37,6 +37,7 @@ func (h *Handler) Routes(m *http.ServeMux, guard func(http.HandlerFunc) http.Han
 	m.HandleFunc("POST /ui/steps/{participant}/let-one-through", guard(h.letOneFromPage))
 	m.HandleFunc("POST /ui/token", h.rememberToken)
 	m.HandleFunc("GET /compare", h.comparePage)
+	m.HandleFunc("GET /ui/history", h.history)
 	m.HandleFunc("POST /ui/load", guard(h.loadFromForm))
 	h.scenarioRoutes(m, guard)
 	m.HandleFunc("/", h.notFound)

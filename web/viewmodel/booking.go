@@ -105,6 +105,7 @@ func (b *Builder) Booking(ctx context.Context, id string) (views.Booking, error)
 	out := []views.Booking{viewBooking(v.Booking, v.Events, b.src.Switches.All())}
 	b.withWaits(ctx, []booking.Booking{v.Booking}, map[string][]observer.Event{id: v.Events}, out)
 	out[0].TraceID, out[0].TraceURL = v.TraceID, v.TraceURL
+	out[0].Steps = BookingSteps(v.Events)
 	return out[0], nil
 }
 

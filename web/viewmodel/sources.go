@@ -127,6 +127,9 @@ type Sources struct {
 	Payment      Ledger
 	Notification Notices
 	Observer     ObserverPart
+	// History is the observer's record read back in time; NewSources
+	// takes it from Observer when Observer has it.
+	History History
 	// Invariants runs where Booking does; without it, Has(PartInvariants)
 	// is false.
 	Invariants Invariants
@@ -165,8 +168,14 @@ func NewSources(s Sources) Sources {
 	if s.Notification == nil {
 		s.Notification = absentNotification{}
 	}
+	if h, ok := s.Observer.(History); ok && s.History == nil {
+		s.History = h
+	}
 	if s.Observer == nil {
 		s.Observer = absentObserver{}
+	}
+	if s.History == nil {
+		s.History = absentObserver{}
 	}
 	if s.Invariants == nil {
 		s.Invariants = absentInvariants{}
@@ -310,3 +319,15 @@ func (absentObserver) SendPoison(context.Context, string, string) (saga.Message,
 }
 
 func (absentInvariants) Report() invariants.Report { return invariants.Report{} }
+
+func (absentObserver) EventsUntil(context.Context, time.Time) ([]observer.Event, error) {
+	return nil, httperr.Absent(saga.PartObserver)
+}
+
+func (absentObserver) DepthsAt(context.Context, time.Time) (time.Time, []saga.QueueStat, error) {
+	return time.Time{}, nil, httperr.Absent(saga.PartObserver)
+}
+
+func (absentObserver) Recorded(context.Context) (time.Time, time.Time, error) {
+	return time.Time{}, time.Time{}, httperr.Absent(saga.PartObserver)
+}
