@@ -61,8 +61,8 @@ func TestHistoryScrubberInABrowser(t *testing.T) {
 	then := eval[seen](t, ctx, `(() => {
 		const m = document.querySelector("#moment"), b = m.querySelector("#then-`+bob+`"), w = b && b.querySelector(".m-waiting");
 		const q = m.querySelector('.m-queues [data-queue="seat_update_queue"]');
-		return {Status: b ? b.dataset.status : "", Queue: w ? w.dataset.queue : "", Note: w && w.querySelector(".w-note") ? w.querySelector(".w-note").textContent : "",
-			Seat: m.querySelector('[data-seat="B1"]').dataset.status, Ready: q ? q.querySelector(".q-ready").textContent : "",
+		return {Status: b ? b.dataset.thenStatus : "", Queue: w ? w.dataset.queue : "", Note: w && w.querySelector(".w-note") ? w.querySelector(".w-note").textContent : "",
+			Seat: m.querySelector('[data-seat="B1"]').dataset.seatStatus, Ready: q ? q.querySelector(".q-ready").textContent : "",
 			InQueue: !!(q && q.querySelector('[data-booking="`+bob+`"]'))};
 	})()`)
 	if then != live {
