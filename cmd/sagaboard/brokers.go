@@ -148,5 +148,17 @@ func (bs brokers) Inspect(ctx context.Context, queues []string) ([]saga.QueueSta
 	if bs.inspect == nil {
 		return nil, fmt.Errorf("inspect queues: %w", rabbit.ErrDown)
 	}
-	return bs.inspect.Inspect(ctx, queues)
+	stats, err := bs.inspect.Inspect(ctx, queues)
+	// Each part consumes on a connection of its own where parts are their
+	// own users: what is in hand is the sum over this process's brokers,
+	// not only the one that asked.
+	if len(bs.all) > 1 {
+		for i := range stats {
+			stats[i].Unacked = 0
+			for _, b := range bs.all {
+				stats[i].Unacked += b.Unacked(stats[i].Name)
+			}
+		}
+	}
+	return stats, err
 }

@@ -37,6 +37,10 @@ func (b *Broker) Inspect(ctx context.Context, queues []string) ([]saga.QueueStat
 	return out, nil
 }
 
+// Unacked is how many deliveries of queue this Broker's consumers have
+// taken and not yet settled.
+func (b *Broker) Unacked(queue string) int { return int(max(0, b.held(queue).Load())) }
+
 // Broadcast sends m to every process subscribed with Subscribe.
 func (b *Broker) Broadcast(ctx context.Context, m saga.Message) error {
 	return b.publish(ctx, ControlExchange, m.RoutingKey, []saga.Message{m})

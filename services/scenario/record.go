@@ -185,7 +185,10 @@ func (rec *Recorder) Wrap(next http.Handler) http.Handler {
 			sw := &statusWriter{ResponseWriter: w}
 			next.ServeHTTP(sw, r)
 			if sw.ok() && user != "" {
-				rec.bookedBy(r.Context(), user, seats)
+				// The API's answer names the booking; the form's answer is
+				// a page, so the user's newest booking stands for it there.
+				id := strings.TrimPrefix(sw.Header().Get("Location"), "/api/bookings/")
+				rec.bookedBy(r.Context(), user, seats, id)
 			}
 		default:
 			next.ServeHTTP(w, r)
@@ -271,12 +274,15 @@ func (rec *Recorder) switched(before, after map[string]saga.Switch, slowBefore, 
 	}
 }
 
-func (rec *Recorder) bookedBy(ctx context.Context, user string, seats []string) {
-	var list []struct {
-		ID string `json:"id"`
-	}
-	if err := rec.client.do(ctx, http.MethodGet, "/api/bookings?limit=1&user_id="+url.QueryEscape(user), nil, &list); err != nil || len(list) == 0 {
-		return
+func (rec *Recorder) bookedBy(ctx context.Context, user string, seats []string, id string) {
+	if id == "" {
+		var list []struct {
+			ID string `json:"id"`
+		}
+		if err := rec.client.do(ctx, http.MethodGet, "/api/bookings?limit=1&user_id="+url.QueryEscape(user), nil, &list); err != nil || len(list) == 0 {
+			return
+		}
+		id = list[0].ID
 	}
 	name := safeUser(user)
 	rec.mu.Lock()
@@ -286,7 +292,7 @@ func (rec *Recorder) bookedBy(ctx context.Context, user string, seats []string) 
 	if n := rec.perUser[name]; n > 1 {
 		ref = fmt.Sprintf("%s-%d", name, n)
 	}
-	rec.booked = append(rec.booked, recorded{ref: ref, id: list[0].ID})
+	rec.booked = append(rec.booked, recorded{ref: ref, id: id})
 	// Any free seats rather than the ones taken, so the document replays on
 	// a server where those are sold.
 	rec.addLocked(Step{Say: fmt.Sprintf("%s books %d seat(s) (%s when recorded).", name, max(len(seats), 1), strings.Join(seats, " ")),

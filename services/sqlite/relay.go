@@ -193,7 +193,10 @@ func (r *Relay) final() error {
 	for {
 		n, err := r.flush(ctx)
 		if err != nil {
-			left, _ := r.Pending(context.Background())
+			// A second of its own: ctx may be what ran out.
+			pctx, pcancel := context.WithTimeout(context.Background(), time.Second)
+			left, _ := r.Pending(pctx)
+			pcancel()
 			return fmt.Errorf("outbox %s: %d messages not confirmed by the broker as the relay stopped; they are published at the next start: %w", r.db.Path, left, err)
 		}
 		if n < r.batch {
