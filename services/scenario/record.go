@@ -187,7 +187,10 @@ func (rec *Recorder) Wrap(next http.Handler) http.Handler {
 			if sw.ok() && user != "" {
 				// The API's answer names the booking; the form's answer is
 				// a page, so the user's newest booking stands for it there.
-				id := strings.TrimPrefix(sw.Header().Get("Location"), "/api/bookings/")
+				id, ok := strings.CutPrefix(sw.Header().Get("Location"), "/api/bookings/")
+				if !ok { // the form's 303 names the page, not the booking
+					id = ""
+				}
 				rec.bookedBy(r.Context(), user, seats, id)
 			}
 		default:
