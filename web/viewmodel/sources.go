@@ -201,14 +201,7 @@ func (s Sources) Need(part string) error {
 // The live feed hears of it from the switches themselves (Changed).
 func (s Sources) ApplySwitches(ctx context.Context, log *slog.Logger, patch map[string]saga.SwitchPatch) {
 	s.Switches.Apply(patch)
-	if s.PublishSwitches == nil {
-		return
-	}
-	if err := s.PublishSwitches(ctx, s.Switches.All()); err != nil {
-		// This process has the change; other processes get it with the
-		// next change or when the broker is back.
-		log.Warn("could not send the switch change to other processes", "err", err)
-	}
+	s.publishSwitches(ctx, log)
 }
 
 // SetSlow sets slow motion here and tells every other process.
@@ -235,6 +228,8 @@ func (s Sources) publishSwitches(ctx context.Context, log *slog.Logger) {
 		return
 	}
 	if err := s.PublishSwitches(ctx, s.Switches.All()); err != nil {
+		// This process has the change; other processes get it with the
+		// next change or when the broker is back.
 		log.Warn("could not send the switch change to other processes", "err", err)
 	}
 }
