@@ -48,6 +48,9 @@ type CeilingResult struct {
 	// BrokerCPU is the broker's CPU during the throughput mode; 0 when the
 	// broker does not run on this machine.
 	BrokerCPU time.Duration
+	// Wire is what the broker counted for the ceiling's vhost during the
+	// throughput mode.
+	Wire Wire
 }
 
 // BrokerPerSaga is the broker's CPU per saga, in milliseconds.
@@ -341,15 +344,23 @@ func measureCeiling(ctx context.Context, cfg Config, n, warmup, latN int) (Ceili
 	if _, err := c.throughput(ctx, min(500, n)); err != nil {
 		return CeilingResult{}, err
 	}
-	broker := cpuSince(brokerPID())
+	wire0, err := readWire(ctx, vhost)
+	if err != nil {
+		return CeilingResult{}, err
+	}
+	broker := cpuSince(brokerPID(cfg.AMQP))
 	elapsed, err := c.throughput(ctx, n)
 	if err != nil {
 		return CeilingResult{}, err
 	}
 	brokerCPU := broker()
+	wire1, err := readWire(ctx, vhost)
+	if err != nil {
+		return CeilingResult{}, err
+	}
 	lat, err := c.latency(ctx, warmup, latN)
 	if err != nil {
 		return CeilingResult{}, err
 	}
-	return CeilingResult{Sagas: n, Elapsed: elapsed, Rate: float64(n) / elapsed.Seconds(), Latency: summarize(lat), MsgSize: c.msgSize, BrokerCPU: brokerCPU}, nil
+	return CeilingResult{Sagas: n, Elapsed: elapsed, Rate: float64(n) / elapsed.Seconds(), Latency: summarize(lat), MsgSize: c.msgSize, BrokerCPU: brokerCPU, Wire: wire1.Sub(wire0)}, nil
 }

@@ -30,6 +30,12 @@ type Throughput struct {
 	IDs       []string  // every booking posted
 	Done      time.Time // when none was pending any more
 	Profile   string    // where the CPU profile went, or why there is none
+	// Wire is what the broker counted for the server's vhost over the same
+	// span; zero with -target, whose vhost sagabench does not know.
+	Wire Wire
+	// Traffic is publishes and deliveries counted from a sample of the
+	// bookings' timelines.
+	Traffic Traffic
 }
 
 // BrokerPerBooking is the broker's CPU per booking, in milliseconds.
@@ -54,6 +60,8 @@ type throughputOpts struct {
 	Clients     int      // concurrent POSTers
 	SampleEvery int      // long-poll every k-th booking for its confirmation time; 0 for none
 	PID         int      // server pid for CPU, 0 to skip
+	Vhost       string   // the server's vhost, to read the broker's counters; "" to skip
+	AMQP        string   // the broker's URL, to find its process for its CPU
 	Profile     func(ctx context.Context) string
 }
 
@@ -64,7 +72,13 @@ func runThroughput(ctx context.Context, a *api, o throughputOpts) (Throughput, e
 	if err != nil {
 		return Throughput{}, err
 	}
-	broker := cpuSince(brokerPID())
+	var wire0 Wire
+	if o.Vhost != "" {
+		if wire0, err = readWire(ctx, o.Vhost); err != nil {
+			return Throughput{}, err
+		}
+	}
+	broker := cpuSince(brokerPID(o.AMQP))
 	var cpu0 time.Duration
 	if o.PID > 0 {
 		if cpu0, err = cpuTime(o.PID); err != nil {
@@ -162,6 +176,13 @@ func runThroughput(ctx context.Context, a *api, o throughputOpts) (Throughput, e
 	}
 	res.Settle = time.Since(start)
 	res.BrokerCPU = broker()
+	if o.Vhost != "" {
+		w, err := readWire(ctx, o.Vhost)
+		if err != nil {
+			return res, err
+		}
+		res.Wire = w.Sub(wire0)
+	}
 	if o.PID > 0 {
 		cpu1, err := cpuTime(o.PID)
 		if err != nil {

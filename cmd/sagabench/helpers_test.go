@@ -174,7 +174,7 @@ func TestMsFormatsByMagnitude(t *testing.T) {
 }
 
 func TestBrokerPIDFindsTheLocalNode(t *testing.T) {
-	pid := brokerPID()
+	pid := brokerPID("amqp://guest:guest@localhost:5672/")
 	if pid == 0 {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("no beam.smp found, though CI runs RabbitMQ on this machine")
@@ -187,6 +187,11 @@ func TestBrokerPIDFindsTheLocalNode(t *testing.T) {
 	}
 	if d, err := cpuTime(pid); err != nil || d <= 0 {
 		t.Errorf("the node's CPU time = %v, %v; want a running total", d, err)
+	}
+	// Nothing listens on port 1: no process is the broker there, even
+	// with the machine's node (and tests' own nodes) running.
+	if other := brokerPID("amqp://guest:guest@127.0.0.1:1/"); other != 0 {
+		t.Errorf("brokerPID for a port nothing listens on = %d, want 0", other)
 	}
 	if cpuSince(0)() != 0 {
 		t.Error("with no broker to read, the broker's CPU must read 0, not a guess")

@@ -34,6 +34,10 @@ const venueSide = 100
 // confirmed, to show the newest bookings confirmed.
 const dashGrace = 5 * time.Second
 
+// trafficSample is how many bookings' timelines are read to count the
+// messages a booking sends.
+const trafficSample = 50
+
 // Config is the benchmark's configuration. Each field documents its flag
 // and default.
 type Config struct {
@@ -201,6 +205,7 @@ type server struct {
 	base  string
 	pid   int    // 0 when unknown
 	pprof string // where /debug/pprof is, when known
+	vhost string // its vhost when sagabench made it, to read the broker's counters
 	close func()
 }
 
@@ -216,7 +221,7 @@ func target(ctx context.Context, cfg Config, bin string) (server, error) {
 	if pp == "" {
 		pp = srv.Pprof
 	}
-	return server{base: srv.URL, pid: srv.PID, pprof: pp, close: srv.Close}, nil
+	return server{base: srv.URL, pid: srv.PID, pprof: pp, vhost: srv.Vhost, close: srv.Close}, nil
 }
 
 func runOnce(ctx context.Context, cfg Config, bin string, n int) (Run, error) {
@@ -266,7 +271,7 @@ func runOnce(ctx context.Context, cfg Config, bin string, n int) (Run, error) {
 		}
 	}
 	progress("run %d: sagaboard throughput: %d bookings from %d clients, %d viewers", n, cfg.N, cfg.Clients, len(dashClients(dash)))
-	opts := throughputOpts{Seats: seats[:cfg.N], Clients: cfg.Clients, PID: pid}
+	opts := throughputOpts{Seats: seats[:cfg.N], Clients: cfg.Clients, PID: pid, Vhost: srv.vhost, AMQP: cfg.AMQP}
 	if dash != nil {
 		opts.SampleEvery = cfg.StaleEvery
 	}
@@ -282,6 +287,9 @@ func runOnce(ctx context.Context, cfg Config, bin string, n int) (Run, error) {
 		err = nil
 	}
 	if err != nil {
+		return r, err
+	}
+	if r.Throughput.Traffic, err = countTraffic(ctx, a, r.Throughput.IDs, trafficSample); err != nil {
 		return r, err
 	}
 	if r.Throughput.Rejected > 0 {

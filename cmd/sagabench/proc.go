@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
@@ -140,16 +141,25 @@ func describeMachine(ctx context.Context) Machine {
 	return m
 }
 
-// brokerPID finds the local RabbitMQ node's Erlang VM, beam.smp, to read
-// its CPU time as the server's: the broker's work per booking is half of
-// what a booking costs on one machine. Among several (a test's own nodes),
-// the machine's node, rabbit@…, wins. 0 when there is none to read.
-func brokerPID() int {
+// brokerPID finds the Erlang VM, beam.smp, that listens on the AMQP
+// port of amqpURL, to read its CPU time: the broker's work per booking is
+// half of what a booking costs on one machine. Several nodes may run here
+// (tests start their own), and their command lines do not name them, so
+// the listening socket is what tells them apart. 0 when there is none to
+// read (the broker is elsewhere, or /proc cannot be read).
+func brokerPID(amqpURL string) int {
+	port := 5672
+	if u, err := url.Parse(amqpURL); err == nil && u.Port() != "" {
+		port, _ = strconv.Atoi(u.Port())
+	}
+	inodes := listenInodes(port)
+	if len(inodes) == 0 {
+		return 0
+	}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0
 	}
-	best := 0
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -159,15 +169,40 @@ func brokerPID() int {
 		if err != nil || strings.TrimSpace(string(comm)) != "beam.smp" {
 			continue
 		}
-		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if strings.Contains(string(cmd), "rabbit@") {
-			return pid
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		if err != nil {
+			continue
 		}
-		if best == 0 {
-			best = pid
+		for _, fd := range fds {
+			link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+			if err == nil && inodes[link] {
+				return pid
+			}
 		}
 	}
-	return best
+	return 0
+}
+
+// listenInodes returns the sockets listening on port, as the fd links name
+// them ("socket:[inode]"), from /proc/net/tcp and tcp6.
+func listenInodes(port int) map[string]bool {
+	out := map[string]bool{}
+	hexPort := fmt.Sprintf(":%04X", port)
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			fs := strings.Fields(line)
+			if len(fs) < 10 || !strings.HasSuffix(fs[1], hexPort) || fs[3] != "0A" {
+				continue
+			}
+			out["socket:["+fs[9]+"]"] = true
+		}
+	}
+	return out
 }
 
 // cpuSince returns a function that reports the CPU pid has used since

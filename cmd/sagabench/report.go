@@ -54,7 +54,7 @@ func report(w io.Writer, cfg Config, m Machine, runs []Run, scale []ScalePoint) 
 	p("               POSTs answered in %s: one POST p50 %s  p99 %s; all done %s after the first",
 		runs[0].Throughput.Posted.Round(time.Millisecond), ms(t0.Post.P50), ms(t0.Post.P99), t0.Settle.Round(time.Millisecond))
 	if cfg.Ceiling {
-		p("  ratio        %.2f of the ceiling       (target ≥ 0.70)", med(Run.Ratio))
+		p("  ratio        %.2f of the ceiling       (target ≥ 0.35)", med(Run.Ratio))
 	}
 	p("  latency      p50 %s  p90 %s  p99 %s   (POST to confirmed, %d one at a time; target p50 ≤ 5 ms)",
 		ms(medD(func(r Run) time.Duration { return r.Latency.P50 })),
@@ -78,6 +78,18 @@ func report(w io.Writer, cfg Config, m Machine, runs []Run, scale []ScalePoint) 
 		p("%s", line)
 		if runs[0].Throughput.CPU > 0 {
 			p("  server cpu   %.2f ms per booking", med(func(r Run) float64 { return r.Throughput.CPUPer1k() }))
+		}
+	}
+	if t := runs[0].Throughput.Traffic; t.Bookings > 0 {
+		pub, del := t.PerBooking()
+		cp, cd := ceilingTraffic.PerBooking()
+		p("  messages     %.1f publishes, %.1f deliveries per booking (from %d bookings' timelines; a ceiling saga: %.0f, %.0f)", pub, del, t.Bookings, cp, cd)
+	}
+	if w := runs[0].Throughput.Wire; w.Conns > 0 {
+		p("  wire         per booking:      %s", medWire(runs, func(r Run) WirePer { return r.Throughput.Wire.Per(r.Throughput.Bookings) }))
+		if cfg.Ceiling && runs[0].Ceiling.Wire.Conns > 0 {
+			p("               per ceiling saga: %s", medWire(runs, func(r Run) WirePer { return r.Ceiling.Wire.Per(r.Ceiling.Sagas) }))
+			p("               (%d connections, %d channels here; the ceiling's %d, %d)", w.Conns, w.Channels, runs[0].Ceiling.Wire.Conns, runs[0].Ceiling.Wire.Channels)
 		}
 	}
 	if comp := runs[0].Throughput.Compensated; comp > 0 {
@@ -137,5 +149,23 @@ func report(w io.Writer, cfg Config, m Machine, runs []Run, scale []ScalePoint) 
 		p("profile      not taken. -profile cpu.pprof starts sagaboard with -pprof and profiles the first")
 		p("             -profile-seconds of the throughput mode; with -target, give -pprof-url (the server's -pprof).")
 		p("             Read it with `go tool pprof -top cpu.pprof`, or watch live with `perf top -p PID`.")
+	}
+}
+
+// medWire is the median of each of f's counters over the runs.
+func medWire(runs []Run, f func(Run) WirePer) WirePer {
+	pick := func(g func(WirePer) float64) float64 {
+		xs := make([]float64, len(runs))
+		for i, r := range runs {
+			xs[i] = g(f(r))
+		}
+		return median(xs)
+	}
+	return WirePer{
+		Reads:     pick(func(w WirePer) float64 { return w.Reads }),
+		Writes:    pick(func(w WirePer) float64 { return w.Writes }),
+		In:        pick(func(w WirePer) float64 { return w.In }),
+		Out:       pick(func(w WirePer) float64 { return w.Out }),
+		DiskWrite: pick(func(w WirePer) float64 { return w.DiskWrite }),
 	}
 }

@@ -59,7 +59,7 @@ func runScale(ctx context.Context, cfg Config, bin string) ([]ScalePoint, error)
 		if err != nil {
 			return nil, err
 		}
-		tp, err := runThroughput(ctx, a, throughputOpts{Seats: pool[scaleWarmup+scaleLatency:], Clients: cfg.Clients, PID: pid})
+		tp, err := runThroughput(ctx, a, throughputOpts{Seats: pool[scaleWarmup+scaleLatency:], Clients: cfg.Clients, PID: pid, AMQP: cfg.AMQP})
 		if err != nil {
 			return nil, err
 		}
