@@ -31,6 +31,8 @@ type DB struct {
 	// relay, when set, is handed every outbox row this process commits, so
 	// it can publish without reading the row back.
 	relay *Relay
+	// group queues concurrent Writes so they share a commit (see Write).
+	group group
 }
 
 // Open opens (creating if missing) the database at path, with its folder, in

@@ -7,31 +7,6 @@ import (
 	"github.com/sagaboard/sagaboard/services/saga"
 )
 
-// Write runs fn in a write transaction and commits the messages it returns to
-// the outbox with it: the state change and its message are one atomic fact.
-// It returns the highest outbox seq written.
-func (db *DB) Write(ctx context.Context, fn func(tx *Tx) ([]saga.Message, error)) (int64, error) {
-	tx, err := db.begin(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback()
-	msgs, err := fn(tx)
-	if err != nil {
-		return 0, err
-	}
-	seq, err := insertOutbox(ctx, tx, msgs)
-	if err != nil {
-		return 0, err
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("sqlite: commit: %w", err)
-	}
-	db.committed(tx.rows)
-	db.prepareWanted(ctx)
-	return seq, nil
-}
-
 func insertOutbox(ctx context.Context, tx *Tx, msgs []saga.Message) (int64, error) {
 	var last int64
 	for _, m := range msgs {
