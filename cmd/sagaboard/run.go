@@ -50,7 +50,7 @@ type Config struct {
 	// TapRetention is how many bytes a stream tap keeps (-tap-retention),
 	// default 1 GB.
 	TapRetention int64
-	Pprof    string        // -pprof, default off
+	Pprof        string // -pprof, default off
 	// AllowedHosts are Host names answered besides loopback names and the
 	// -addr host (-allowed-hosts), default none.
 	AllowedHosts []string
