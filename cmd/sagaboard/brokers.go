@@ -67,7 +67,7 @@ func (m *Main) dialBrokers() error {
 		if err != nil {
 			return err
 		}
-		m.brokers[p] = rabbit.Open(rabbit.Config{URL: url, Provisioned: true, Log: m.Log, Name: "sagaboard " + p})
+		m.brokers[p] = rabbit.Open(rabbit.Config{URL: url, Provisioned: true, Tap: m.tap, Log: m.Log, Name: "sagaboard " + p})
 	}
 	// Control messages go through the dashboard's user where it runs here:
 	// only it may change the switches.
