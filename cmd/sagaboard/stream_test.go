@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
 	_ "modernc.org/sqlite" // reads the observers' files as a person would
 )
 
@@ -22,6 +24,9 @@ import (
 // second dashboard, started later on a folder of its own, reads the stream
 // from its start and ends with the same events.
 func TestStreamTapResumesAfterSIGKILLAndASecondObserverReadsItAll(t *testing.T) {
+	// Mostly waiting on the broker and rabbitmqctl: these overlap at the end
+	// of the package's run rather than add up.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("stream tap test skipped in -short mode")
 	}
@@ -118,6 +123,18 @@ func streamLength(t *testing.T, vhost string) int64 {
 	return n
 }
 
+// streamHolds reports whether the tap comes to hold n messages within 10s,
+// as the broker counts them: it refreshes the count now and then.
+func streamHolds(t *testing.T, vhost string, n int64) bool {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); streamLength(t, vhost) != n; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
 func openObserver(t *testing.T, dir string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "observer.db")+"?mode=ro&_pragma=busy_timeout(5000)")
@@ -201,4 +218,62 @@ func recordedSet(t *testing.T, dir string) string {
 		fmt.Fprintln(&b, id, key, typ, booking)
 	}
 	return b.String()
+}
+
+// TestForgedMessageOnAStreamTapIsKeptAndPassed provisions a vhost whose tap
+// is a stream, then publishes, as payment's own broker user, a SeatsSold
+// that payment may not send. The stream cannot dead-letter it: the observer
+// keeps it as a dead letter of the tap, marked forged, moves its offset on
+// past it, and goes on recording the saga.
+func TestForgedMessageOnAStreamTapIsKeptAndPassed(t *testing.T) {
+	// Mostly waiting on the broker and rabbitmqctl: these overlap at the end
+	// of the package's run rather than add up.
+	t.Parallel()
+	dir := t.TempDir()
+	_, creds := MustProvisioned(t, dir, "-tap", "stream", "-tap-retention", "32MB")
+	if args := queueArguments(t, creds.vhost, "observer_queue"); !strings.Contains(args, `{"x-queue-type","stream"}`) || !strings.Contains(args, `{"x-max-length-bytes",32000000}`) {
+		t.Errorf("setup-broker made observer_queue with arguments %s; want a stream of 32000000 bytes", args)
+	}
+	p := Start(t, "-addr", "127.0.0.1:0", "-data", dir)
+	if !strings.Contains(p.Log(), `msg="reading a stream" queue=observer_queue`) {
+		time.Sleep(time.Second)
+		if !strings.Contains(p.Log(), `msg="reading a stream" queue=observer_queue`) {
+			t.Fatalf("the provisioned observer does not read its tap as the stream setup-broker made:\n%s", tail(p.Log(), 20))
+		}
+	}
+	first := p.Book("alice", "A1")
+	p.WaitFor(first, 10*time.Second, "confirmed and notified", func(b Booking) bool { return b.Status == "confirmed" && b.Notified })
+
+	body, _ := json.Marshal(map[string]any{"booking": map[string]any{"id": first, "user_id": "alice", "seats": []string{"A1"}, "amount_cents": 1000}})
+	err := tryPublish(creds.url("payment"), "sagaboard", "seat_update_queue", amqp.Publishing{MessageId: "forged-on-the-stream", Type: "SeatsSold",
+		CorrelationId: first, UserId: creds.Parts["payment"].User, ContentType: "application/json", DeliveryMode: amqp.Persistent, Body: body})
+	if err != nil {
+		t.Fatalf("payment's user may publish on seat_update_queue's key, so the broker takes it: %v", err)
+	}
+	second := p.Book("bob", "A2")
+	b := p.WaitFor(second, 10*time.Second, "confirmed, notified and observed", func(b Booking) bool { return b.Status == "confirmed" && b.Notified && len(b.Events) >= 4 })
+
+	var onTap []deadLetter
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		onTap = onTap[:0]
+		for _, d := range p.deadLetters() {
+			if d.Queue == "observer_queue" {
+				onTap = append(onTap, d)
+			}
+		}
+		if len(onTap) > 0 {
+			break
+		}
+	}
+	if len(onTap) != 1 || !strings.HasPrefix(onTap[0].Reason, "forged: payment may not send SeatsSold") {
+		t.Fatalf("dead letters from the tap: %+v; want the forged SeatsSold once, forged", onTap)
+	}
+	if code := p.Do("POST", "/api/dead-letters/"+onTap[0].ID+"/replay", nil, nil); code != 409 {
+		t.Errorf("replaying the forged message kept from the stream answered %d, want 409", code)
+	}
+	p.Stop()
+	if next := storedOffset(t, dir); !streamHolds(t, creds.vhost, next) {
+		t.Errorf("the observer stored offset %d; the stream holds %d messages, the forged one among them", next, streamLength(t, creds.vhost))
+	}
+	t.Logf("forged message kept as the tap's dead letter; the next booking's %d messages recorded after it", len(b.Events))
 }
