@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -62,6 +63,10 @@ type Config struct {
 	ProfileSeconds int      // -profile-seconds, default 5
 	PprofURL       string   // -pprof-url, default the server's URL
 	ServerArgs     []string // -server-args, default none
+	// Taps, from -taps, are the observer's taps to measure side by side in
+	// each run (each a fresh server with -tap); default none: the server's
+	// own default only.
+	Taps []string
 }
 
 func parseFlags(args []string, stderr io.Writer) (Config, error) {
@@ -101,6 +106,7 @@ Flags:
 	fs.StringVar(&c.Profile, "profile", "", "write a CPU profile of the server, taken during the throughput mode, to this file (the started sagaboard gets -pprof; with -target, see -pprof-url)")
 	fs.IntVar(&c.ProfileSeconds, "profile-seconds", 5, "with -profile: seconds to profile")
 	fs.StringVar(&c.PprofURL, "pprof-url", "", "with -profile: where the server serves /debug/pprof, e.g. http://127.0.0.1:6060 (default: a free port given to the started sagaboard's -pprof, or -target's URL)")
+	taps := fs.String("taps", "", "measure sagaboard once per tap in each run, side by side, e.g. classic,stream (the order alternates between runs); default: the server's own -tap only")
 	serverArgs := fs.String("server-args", "", "extra flags for the started sagaboard, space-separated, e.g. \"-deadline 0\"")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -109,6 +115,17 @@ Flags:
 		return c, fmt.Errorf("unexpected argument %q; every option is a flag, see -h", fs.Arg(0))
 	}
 	c.ServerArgs = strings.Fields(*serverArgs)
+	for _, t := range strings.Split(*taps, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			if t != "classic" && t != "stream" {
+				return c, fmt.Errorf("-taps: %q is not a tap; choose from classic,stream", t)
+			}
+			c.Taps = append(c.Taps, t)
+		}
+	}
+	if len(c.Taps) > 0 && c.Target != "" {
+		return c, errors.New("-taps starts a server per tap; it cannot be used with -target")
+	}
 	c.Target = strings.TrimSuffix(c.Target, "/")
 	if !strings.HasSuffix(c.AMQP, "/") {
 		c.AMQP += "/"
@@ -156,6 +173,15 @@ type Run struct {
 	Latency    Latency
 	PeakRSS    int64 // bytes; 0 when unknown
 	Dashboard  Dashboard
+	// Taps is sagaboard measured once per -taps entry, in -taps order;
+	// the fields above are then the first tap's.
+	Taps []TapRun
+}
+
+// TapRun is sagaboard measured with one observer's tap.
+type TapRun struct {
+	Tap string
+	Run Run
 }
 
 // Ratio is bookings/s over ceiling sagas/s in the same run.
@@ -237,6 +263,36 @@ func runOnce(ctx context.Context, cfg Config, bin string, n int) (Run, error) {
 	if !cfg.Sagaboard {
 		return r, nil
 	}
+	if len(cfg.Taps) == 0 {
+		return measureSagaboard(ctx, cfg, bin, n, r)
+	}
+	// Side by side: each tap in turn, the order alternating between runs
+	// so neither always goes first on a warming machine.
+	order := slices.Clone(cfg.Taps)
+	if n%2 == 0 {
+		slices.Reverse(order)
+	}
+	byTap := map[string]Run{}
+	for _, tap := range order {
+		c := cfg
+		c.ServerArgs = append(slices.Clone(cfg.ServerArgs), "-tap", tap)
+		progress("run %d: tap %s", n, tap)
+		sub, err := measureSagaboard(ctx, c, bin, n, Run{})
+		if err != nil {
+			return r, fmt.Errorf("tap %s: %w", tap, err)
+		}
+		byTap[tap] = sub
+	}
+	for _, tap := range cfg.Taps {
+		r.Taps = append(r.Taps, TapRun{Tap: tap, Run: byTap[tap]})
+	}
+	first := r.Taps[0].Run
+	r.Throughput, r.Latency, r.PeakRSS, r.Dashboard = first.Throughput, first.Latency, first.PeakRSS, first.Dashboard
+	return r, nil
+}
+
+// measureSagaboard measures one sagaboard, into r.
+func measureSagaboard(ctx context.Context, cfg Config, bin string, n int, r Run) (Run, error) {
 	srv, err := target(ctx, cfg, bin)
 	if err != nil {
 		return r, err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,14 +40,22 @@ func (m *Main) dialBrokers() error {
 		return err
 	}
 	m.brokers = map[string]*rabbit.Broker{}
+	m.tap = c.Tap
 	if creds == nil {
-		b := rabbit.Open(rabbit.Config{URL: c.AMQP, Quorum: c.Quorum, Log: m.Log, Name: "sagaboard " + strings.Join(c.Only, ",")})
+		b := rabbit.Open(rabbit.Config{URL: c.AMQP, Quorum: c.Quorum, Tap: c.Tap, TapRetention: c.TapRetention, Log: m.Log, Name: "sagaboard " + strings.Join(c.Only, ",")})
 		for _, p := range c.Only {
 			m.brokers[p] = b
 		}
 		m.control = b
 		m.Log.Warn("shared broker identity: every part connects as the same RabbitMQ user, so any client of this vhost can forge saga messages; run `sagaboard setup-broker` to give each part its own user (README, Security)")
 		return nil
+	}
+	// setup-broker made the tap; a credentials file from before streams
+	// says nothing, and its tap is classic.
+	m.tap = cmp.Or(creds.Tap, rabbit.TapClassic)
+	if c.TapSet && c.Tap != m.tap {
+		return fmt.Errorf("-tap %s: setup-broker made vhost %q's tap %s; run with -tap %s, or run setup-broker again with -tap %s after deleting the tap (rabbitmqctl delete_queue -p %s %s)",
+			c.Tap, creds.Vhost, m.tap, m.tap, c.Tap, creds.Vhost, saga.ObserverQueue)
 	}
 	base := creds.URL
 	if c.AMQPSet {
@@ -58,7 +67,7 @@ func (m *Main) dialBrokers() error {
 		if err != nil {
 			return err
 		}
-		m.brokers[p] = rabbit.Open(rabbit.Config{URL: url, Provisioned: true, Log: m.Log, Name: "sagaboard " + p})
+		m.brokers[p] = rabbit.Open(rabbit.Config{URL: url, Provisioned: true, Tap: m.tap, Log: m.Log, Name: "sagaboard " + p})
 	}
 	// Control messages go through the dashboard's user where it runs here:
 	// only it may change the switches.

@@ -39,6 +39,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return fmt.Errorf("SAGABOARD_QUORUM must be true or false, not %q", getenv("SAGABOARD_QUORUM"))
 	}
 	fs.BoolVar(&c.Quorum, "quorum", quorumDefault, "declare work queues as quorum queues, for a RabbitMQ cluster [SAGABOARD_QUORUM]")
+	fs.StringVar(&c.Tap, "tap", env("SAGABOARD_TAP", rabbit.TapClassic), "the observer's tap: classic (a queue one observer reads) or stream (every observer reads all of it, from where it stopped); every process on a vhost must agree [SAGABOARD_TAP]")
+	retention := fs.String("tap-retention", env("SAGABOARD_TAP_RETENTION", "1GB"), "how much a stream tap keeps, e.g. 500MB or 2GB; its oldest messages go first [SAGABOARD_TAP_RETENTION]")
 	fs.StringVar(&c.Pprof, "pprof", env("SAGABOARD_PPROF", ""), "serve Go's profiler on this loopback address, e.g. 127.0.0.1:6060 (default off) [SAGABOARD_PPROF]")
 	allowed := fs.String("allowed-hosts", env("SAGABOARD_ALLOWED_HOSTS", ""), "comma list of Host names answered besides loopback names and the -addr host, e.g. the name a reverse proxy forwards; any other Host is refused [SAGABOARD_ALLOWED_HOSTS]")
 	perClient := fs.String("ws-per-client", env("SAGABOARD_WS_PER_CLIENT", "200"), "live dashboards one client address may hold open, of 1000 in all [SAGABOARD_WS_PER_CLIENT]")
@@ -48,8 +50,11 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c.AMQPSet = getenv("AMQP_URL") != ""
-	fs.Visit(func(f *flag.Flag) { c.AMQPSet = c.AMQPSet || f.Name == "amqp" })
+	c.AMQPSet, c.TapSet = getenv("AMQP_URL") != "", getenv("SAGABOARD_TAP") != ""
+	fs.Visit(func(f *flag.Flag) {
+		c.AMQPSet = c.AMQPSet || f.Name == "amqp"
+		c.TapSet = c.TapSet || f.Name == "tap"
+	})
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q; every option is a flag, see -help", fs.Arg(0))
 	}
@@ -61,6 +66,12 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	if err := c.Venue.Validate(); err != nil {
 		return err
+	}
+	if err := checkTap(c.Tap); err != nil {
+		return err
+	}
+	if c.TapRetention, err = parseBytes(*retention); err != nil {
+		return fmt.Errorf("-tap-retention: %w", err)
 	}
 	if c.Deadline, err = time.ParseDuration(*deadline); err != nil || c.Deadline < 0 {
 		return fmt.Errorf("-deadline must be a duration such as 2m or 0, not %q", *deadline)
@@ -108,4 +119,35 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return fmt.Errorf("-addr %s accepts connections from other machines, so state-changing requests need a token: pass -token (or SAGABOARD_TOKEN) of at least %d characters, e.g. from openssl rand -hex 16, or listen on 127.0.0.1", c.Addr, web.MinTokenLength)
 	}
 	return nil
+}
+
+func checkTap(tap string) error {
+	if tap != rabbit.TapClassic && tap != rabbit.TapStream {
+		return fmt.Errorf("-tap must be %s or %s, not %q", rabbit.TapClassic, rabbit.TapStream, tap)
+	}
+	return nil
+}
+
+// byteUnits are the units parseBytes takes, in lower case: decimal as
+// RabbitMQ's own settings are, binary where asked.
+var byteUnits = map[string]int64{"": 1, "b": 1,
+	"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+
+// parseBytes reads a size such as 500MB, 1.5GB, 2GiB or 1048576.
+func parseBytes(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	if i < 0 {
+		i = len(t)
+	}
+	unit, ok := byteUnits[strings.TrimSpace(t[i:])]
+	n, err := strconv.ParseFloat(t[:i], 64)
+	if !ok || err != nil || n <= 0 {
+		return 0, fmt.Errorf("give a size such as 500MB, 2GB or 1GiB, not %q", s)
+	}
+	if b := n * float64(unit); b >= 1<<20 && b < 1<<50 {
+		return int64(b), nil
+	}
+	return 0, fmt.Errorf("%q is not between 1 MiB and 1 PiB", s)
 }

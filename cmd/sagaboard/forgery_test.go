@@ -16,11 +16,12 @@ import (
 // MustProvisioned makes a fresh vhost and provisions it with the real
 // `sagaboard setup-broker`, into dir. It returns the vhost's URL as guest
 // (who has no access to it any more) and the per-part credentials.
-func MustProvisioned(t testing.TB, dir string) (string, forgeryCreds) {
+// setup-broker is given extra flags too, if any.
+func MustProvisioned(t testing.TB, dir string, extra ...string) (string, forgeryCreds) {
 	t.Helper()
 	vhostURL := MustVhost(t)
 	vhost := vhostURL[strings.LastIndex(vhostURL, "/")+1:]
-	out, err := exec.Command(binary, "setup-broker", "-amqp", vhostURL, "-data", dir).CombinedOutput()
+	out, err := exec.Command(binary, append([]string{"setup-broker", "-amqp", vhostURL, "-data", dir}, extra...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("sagaboard setup-broker: %v\n%s", err, out)
 	}

@@ -42,7 +42,15 @@ type Config struct {
 	Token    string        // -token, default none
 	Deadline time.Duration // -deadline, default 2m
 	Quorum   bool          // -quorum, default false
-	Pprof    string        // -pprof, default off
+	// Tap is how the observer's tap is made and read (-tap): rabbit's
+	// TapClassic or TapStream. Default classic. TapSet says -tap or
+	// SAGABOARD_TAP was given, not defaulted.
+	Tap    string
+	TapSet bool
+	// TapRetention is how many bytes a stream tap keeps (-tap-retention),
+	// default 1 GB.
+	TapRetention int64
+	Pprof        string // -pprof, default off
 	// AllowedHosts are Host names answered besides loopback names and the
 	// -addr host (-allowed-hosts), default none.
 	AllowedHosts []string
@@ -68,6 +76,7 @@ type Main struct {
 	brokers  map[string]*rabbit.Broker // each part's; one shared by all on an unprovisioned vhost
 	control  *rabbit.Broker            // the one this process's control messages go through
 	senders  saga.Senders              // nil on an unprovisioned vhost
+	tap      string                    // the tap's kind: -tap, or setup-broker's on a provisioned vhost
 	tracing  *opentelemetry.Tracing
 	dbs      []*sqlite.DB
 	server   *web.Server
@@ -215,6 +224,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			svc, err := observer.New(ctx, db, bus, m.Log)
 			if err != nil {
 				return err
+			}
+			if m.tap == rabbit.TapStream {
+				svc.ReadTapAsStream()
 			}
 			observerSvc, cfg.Observer, runners = svc, svc, append(runners, svc.Run)
 		}

@@ -61,38 +61,13 @@ func (s *Service) recordDead(ctx context.Context, msgs []saga.Message) []saga.Ou
 	fresh := make([]DeadLetter, 0, len(msgs))
 	_, err := s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
 		for _, m := range msgs {
-			body := m.Body
-			if len(body) > MaxStoredBody {
-				body = body[:MaxStoredBody]
-			}
-			d := DeadLetter{ID: saga.NewID(), MessageID: m.ID, Queue: m.DeadQueue, Reason: m.DeadReason, Type: clip(m.Type, 64),
-				BookingID: clip(m.CorrelationID, 64), At: time.Now().UTC(), OriginalSender: clip(cmp.Or(m.OriginalSender, m.Sender), 255)}
-			if d.Queue == "" {
-				d.Queue = "unknown"
-			}
-			if d.Reason == "" {
-				d.Reason = "no reason given"
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO dead_letters (id, message_id, queue, reason, type, booking_id, body, at, original_sender) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				d.ID, d.MessageID, clip(d.Queue, 255), clip(d.Reason, 1024), d.Type, d.BookingID, body, d.At.UnixMilli(), d.OriginalSender)
+			d, err := insertDead(ctx, tx, m, m.DeadQueue, m.DeadReason)
 			if err != nil {
-				return nil, fmt.Errorf("observer: insert dead letter: %w", err)
+				return nil, err
 			}
-			d.Body = textPrefix(body, 4096)
 			fresh = append(fresh, d)
 		}
-		// Ids sort by time, so everything at or below the first id past
-		// the newest MaxDeadLetters is older.
-		res, err := tx.ExecContext(ctx, `DELETE FROM dead_letters WHERE id <= (SELECT id FROM dead_letters ORDER BY id DESC LIMIT 1 OFFSET ?)`, MaxDeadLetters)
-		if err != nil {
-			return nil, fmt.Errorf("observer: trim dead letters: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n > 0 {
-			if _, err := tx.ExecContext(ctx, `UPDATE dead_letter_stats SET dropped = dropped + ? WHERE id = 1`, n); err != nil {
-				return nil, fmt.Errorf("observer: count dropped dead letters: %w", err)
-			}
-		}
-		return nil, nil
+		return nil, trimDead(ctx, tx)
 	})
 	if err != nil {
 		for i := range outs {
@@ -100,12 +75,57 @@ func (s *Service) recordDead(ctx context.Context, msgs []saga.Message) []saga.Ou
 		}
 		return outs
 	}
+	s.deadRecorded(fresh)
+	return outs
+}
+
+func (s *Service) deadRecorded(fresh []DeadLetter) {
 	if s.onDead != nil {
 		for _, d := range fresh {
 			s.onDead(d)
 		}
 	}
-	return outs
+}
+
+// insertDead stores m as a dead letter taken from queue for reason.
+func insertDead(ctx context.Context, tx *sqlite.Tx, m saga.Message, queue, reason string) (DeadLetter, error) {
+	body := m.Body
+	if len(body) > MaxStoredBody {
+		body = body[:MaxStoredBody]
+	}
+	d := DeadLetter{ID: saga.NewID(), MessageID: m.ID, Queue: queue, Reason: reason, Type: clip(m.Type, 64),
+		BookingID: clip(m.CorrelationID, 64), At: time.Now().UTC(), OriginalSender: clip(cmp.Or(m.OriginalSender, m.Sender), 255)}
+	if d.Queue == "" {
+		d.Queue = "unknown"
+	}
+	if d.Reason == "" {
+		d.Reason = "no reason given"
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO dead_letters (id, message_id, queue, reason, type, booking_id, body, at, original_sender) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, d.MessageID, clip(d.Queue, 255), clip(d.Reason, 1024), d.Type, d.BookingID, body, d.At.UnixMilli(), d.OriginalSender)
+	if err != nil {
+		return d, fmt.Errorf("observer: insert dead letter: %w", err)
+	}
+	d.Body = textPrefix(body, 4096)
+	return d, nil
+}
+
+// trimDead deletes all but the newest MaxDeadLetters and counts what it
+// deleted: the dead-letter queue is drained into this table, so this is
+// what bounds both.
+func trimDead(ctx context.Context, tx *sqlite.Tx) error {
+	// Ids sort by time, so everything at or below the first id past
+	// the newest MaxDeadLetters is older.
+	res, err := tx.ExecContext(ctx, `DELETE FROM dead_letters WHERE id <= (SELECT id FROM dead_letters ORDER BY id DESC LIMIT 1 OFFSET ?)`, MaxDeadLetters)
+	if err != nil {
+		return fmt.Errorf("observer: trim dead letters: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE dead_letter_stats SET dropped = dropped + ? WHERE id = 1`, n); err != nil {
+			return fmt.Errorf("observer: count dropped dead letters: %w", err)
+		}
+	}
+	return nil
 }
 
 // DeadLetterStats returns how many dead letters are kept and how many older

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -51,6 +52,9 @@ type Service struct {
 	db  *sqlite.DB
 	bus saga.Bus
 	log *slog.Logger
+
+	stream bool         // the tap is a stream (ReadTapAsStream)
+	expect atomic.Int64 // the offset last asked for, until a message is read; -1 after
 
 	mu       sync.Mutex
 	onEvents func([]Event)
@@ -124,7 +128,13 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*S
 			consumers INTEGER NOT NULL,
 			PRIMARY KEY (at, name)
 		) WITHOUT ROWID`,
-			`CREATE INDEX IF NOT EXISTS events_published ON events (published_at, seq)`))
+			`CREATE INDEX IF NOT EXISTS events_published ON events (published_at, seq)`),
+		// tap_offsets came with the tap as a stream: where each stream this
+		// observer reads is recorded up to, stored with what was recorded.
+		sqlite.Exec(`CREATE TABLE IF NOT EXISTS tap_offsets (
+			queue TEXT PRIMARY KEY,
+			next  BIGINT NOT NULL
+		)`))
 	if err != nil {
 		return nil, fmt.Errorf("observer: %w", err)
 	}
@@ -143,8 +153,12 @@ func (s *Service) OnDeadLetter(fn func(DeadLetter)) { s.onDead = fn }
 func (s *Service) Run(ctx context.Context) error {
 	var tap, dead error
 	var wg sync.WaitGroup
+	opt := saga.ConsumeOptions{Prefetch: 1000, MaxBatch: 500}
+	if s.stream {
+		opt.From = s.tapFrom
+	}
 	wg.Go(func() {
-		tap = s.bus.Consume(ctx, saga.ObserverQueue, saga.ConsumeOptions{Prefetch: 1000, MaxBatch: 500}, s.record)
+		tap = s.bus.Consume(ctx, saga.ObserverQueue, opt, s.record)
 	})
 	wg.Go(func() {
 		dead = s.bus.Consume(ctx, saga.DeadLetterQueue, saga.ConsumeOptions{Prefetch: 50, MaxBatch: 50}, s.recordDead)
@@ -153,13 +167,27 @@ func (s *Service) Run(ctx context.Context) error {
 	return errors.Join(tap, dead)
 }
 
-// record stores a batch of tapped messages in one transaction.
+// record stores a batch of tapped messages in one transaction; read from a
+// stream, with the offset it is read up to.
 func (s *Service) record(ctx context.Context, msgs []saga.Message) []saga.Outcome {
 	outs := make([]saga.Outcome, len(msgs))
 	now := time.Now().UTC()
+	s.noticeGap(msgs)
 	var fresh []Event
+	var dead []DeadLetter
 	_, err := s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+		fresh, dead = fresh[:0], dead[:0] // a retried transaction starts again
 		for _, m := range msgs {
+			if m.Refused != nil {
+				// Refused on a stream, which cannot dead-letter it: it is
+				// kept where a dead letter from a queue would be.
+				d, err := insertDead(ctx, tx, m, m.Queue, m.Refused.Error())
+				if err != nil {
+					return nil, err
+				}
+				dead = append(dead, d)
+				continue
+			}
 			ev := Event{MessageID: m.ID, BookingID: m.CorrelationID, Queue: m.RoutingKey, Type: m.Type, Source: m.Source,
 				CausedBy: clip(m.CausationID, 64), Attempt: m.Attempt, At: m.Timestamp.UTC(), ObservedAt: now, Payload: payload(m.Body, m.Size), Redelivered: m.Redelivered, TraceID: m.Trace.TraceID()}
 			if ev.MessageID == "" {
@@ -177,7 +205,12 @@ func (s *Service) record(ctx context.Context, msgs []saga.Message) []saga.Outcom
 				fresh = append(fresh, ev)
 			}
 		}
-		return nil, nil
+		if len(dead) > 0 {
+			if err := trimDead(ctx, tx); err != nil {
+				return nil, err
+			}
+		}
+		return nil, storeOffset(ctx, tx, msgs)
 	})
 	if err != nil {
 		for i := range outs {
@@ -193,6 +226,7 @@ func (s *Service) record(ctx context.Context, msgs []saga.Message) []saga.Outcom
 	if len(fresh) > 0 && s.onEvents != nil {
 		s.onEvents(fresh)
 	}
+	s.deadRecorded(dead)
 	return outs
 }
 

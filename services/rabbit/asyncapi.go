@@ -372,7 +372,7 @@ func contract() *obj {
 func queueDescription(q string) string {
 	switch {
 	case q == saga.ObserverQueue:
-		return fmt.Sprintf("The observer's tap, bound with # on %s: it sees every saga message. It keeps at most %d, dropping the oldest.", saga.Exchange, ObserverMaxLength)
+		return fmt.Sprintf("The observer's tap, bound with # on %s: it sees every saga message. As a classic queue (-tap classic) it keeps at most %d, dropping the oldest; as a stream (-tap stream) every observer reads all of it from its own offset, and it keeps -tap-retention bytes.", saga.Exchange, ObserverMaxLength)
 	case q == saga.DeadLetterQueue:
 		return fmt.Sprintf("Messages no part could handle, through %s or a work queue's dead-lettering; the observer keeps them and may replay one through %s.", DeadExchange, ReplayExchange)
 	case isRetryQueue(q):

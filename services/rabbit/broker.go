@@ -39,6 +39,13 @@ type Config struct {
 	Quorum bool
 	// DeliveryLimit is the quorum delivery limit. Default 20.
 	DeliveryLimit int
+	// Tap is how the observer's tap is declared: TapClassic or TapStream
+	// (see topology). Like Quorum, it must not change for a vhost once
+	// used. Default TapClassic.
+	Tap string
+	// TapRetention is how many bytes a stream tap keeps, its oldest
+	// segments going first. Default DefaultTapRetention.
+	TapRetention int64
 	// Provisioned says the vhost's topology was made by setup-broker, and
 	// this connection's user may not declare it: it is only checked.
 	Provisioned bool
@@ -93,6 +100,7 @@ func Open(cfg Config) *Broker {
 	if cfg.DeliveryLimit == 0 {
 		cfg.DeliveryLimit = 20
 	}
+	cfg = cfg.withTapDefaults()
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}

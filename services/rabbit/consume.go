@@ -17,6 +17,10 @@ import (
 // what a graceful stop means.
 const handleTimeout = 30 * time.Second
 
+// hdrStreamOffset is set by the broker on a delivery from a stream: the
+// message's offset in it. As a consumer argument it says where to start.
+const hdrStreamOffset = "x-stream-offset"
+
 // Consume consumes queue until ctx ends, across reconnects and pauses. Each
 // batch is handed to h; then every message is acked, dead-lettered or
 // requeued as h decided. It returns nil when ctx ends, and otherwise the
@@ -28,6 +32,11 @@ func (b *Broker) Consume(ctx context.Context, queue string, opt saga.ConsumeOpti
 	}
 	if opt.MaxBatch <= 0 {
 		opt.MaxBatch = 64
+	}
+	if opt.From != nil {
+		// A stream is read at the pace of its reader: nothing waits in it
+		// to be counted, so pausing or slowing it would show nothing.
+		opt.Paused, opt.Delay, opt.LetOne, opt.Changed = nil, nil, nil, nil
 	}
 	for ctx.Err() == nil {
 		if opt.Paused != nil && opt.Paused() {
@@ -110,7 +119,16 @@ func (b *Broker) consumeSession(ctx context.Context, s *session, queue string, o
 	if opt.Paused != nil && opt.Paused() {
 		return nil
 	}
-	deliveries, err := ch.Consume(queue, "", false, false, false, false, nil)
+	var args amqp.Table
+	if opt.From != nil {
+		from, err := opt.From(ctx)
+		if err != nil {
+			return fmt.Errorf("rabbit: where to read stream %s from: %w", queue, err)
+		}
+		args = amqp.Table{hdrStreamOffset: from}
+		b.log.Info("reading a stream", "queue", queue, "from_offset", from)
+	}
+	deliveries, err := ch.Consume(queue, "", false, false, false, false, args)
 	if err != nil {
 		return fmt.Errorf("rabbit: consume %s: %w", queue, err)
 	}
@@ -184,11 +202,18 @@ func (b *Broker) consumeSession(ctx context.Context, s *session, queue string, o
 					break more
 				}
 			}
+			done := b.handle(ctx, queue, batch, h, opt.From != nil)
 			select {
-			case acks <- b.handle(ctx, queue, batch, h):
+			case acks <- done:
 			case err := <-ackErr:
 				ackErr <- err
 				return err
+			}
+			// A stream cannot take a message back: the next batch must not
+			// be recorded past one that was not, or a reader resuming from
+			// its stored offset would skip it. Start again from there.
+			if err := done.failed(); done.stream && err != nil {
+				return fmt.Errorf("rabbit: read stream %s: %w", queue, err)
 			}
 		}
 	}
@@ -196,18 +221,45 @@ func (b *Broker) consumeSession(ctx context.Context, s *session, queue string, o
 
 // handled is a batch whose handler has run, waiting to be acked.
 type handled struct {
-	batch []delivery
-	msgs  []saga.Message
-	outs  []saga.Outcome
+	batch  []delivery
+	msgs   []saga.Message
+	outs   []saga.Outcome
+	stream bool // read from a stream: nothing may be nacked
+}
+
+// failed returns the first error of an outcome that is not poison: one
+// that asks for the message to be tried again.
+func (h handled) failed() error {
+	for _, o := range h.outs {
+		if o.Err != nil && !errors.Is(o.Err, saga.ErrPoison) {
+			return o.Err
+		}
+	}
+	return nil
 }
 
 // handle runs h on a batch. It is not cancelled by shutdown: a graceful stop
 // finishes the batch in hand. A panic in h is not caught here: recovering is
 // a step of the pipeline in front of h (saga.Recover), not the transport's.
-func (b *Broker) handle(ctx context.Context, queue string, batch []delivery, h saga.BatchHandler) handled {
+func (b *Broker) handle(ctx context.Context, queue string, batch []delivery, h saga.BatchHandler, stream bool) handled {
 	msgs := make([]saga.Message, len(batch))
 	for i, d := range batch {
 		msgs[i] = d.message(queue)
+		if stream {
+			msgs[i].InStream = true
+			off, ok := asInt(d.Headers[hdrStreamOffset])
+			if !ok {
+				// Read as a stream, a queue that is not one would lose
+				// what its other consumers took and never resume.
+				err := fmt.Errorf("rabbit: %s is not a stream (its deliveries carry no %s): every process on the vhost must be started with the same -tap, and setup-broker too; %w", queue, hdrStreamOffset, ErrPermanent)
+				outs := make([]saga.Outcome, len(msgs))
+				for i := range outs {
+					outs[i].Err = err
+				}
+				return handled{batch: batch, msgs: msgs, outs: outs, stream: true}
+			}
+			msgs[i].Offset = off
+		}
 	}
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handleTimeout)
 	defer cancel()
@@ -221,7 +273,7 @@ func (b *Broker) handle(ctx context.Context, queue string, batch []delivery, h s
 			outs[i].Err = err
 		}
 	}
-	return handled{batch: batch, msgs: msgs, outs: outs}
+	return handled{batch: batch, msgs: msgs, outs: outs, stream: stream}
 }
 
 // acker settles handled batches in the order they were handled, until acks
@@ -303,12 +355,20 @@ func (b *Broker) settle(ctx context.Context, s *session, ch *amqp.Channel, queue
 			}
 			if perr := b.publish(hctx, DeadExchange, saga.DeadLetterQueue, []saga.Message{dead}); perr != nil {
 				// Not confirmed: leave it on the queue rather than lose it.
-				_ = ch.Nack(d.DeliveryTag, false, true)
+				// A stream keeps it anyway; a nack there is a connection
+				// error (not_implemented), so it is not sent.
+				if !h.stream {
+					_ = ch.Nack(d.DeliveryTag, false, true)
+				}
 				return fmt.Errorf("rabbit: dead-letter from %s: %w", queue, perr)
 			}
 			if e := ch.Ack(d.DeliveryTag, false); e != nil {
 				return fmt.Errorf("rabbit: ack %s: %w", queue, e)
 			}
+		case h.stream:
+			// Read again from the stored offset (see consumeSession): on
+			// a stream, basic.nack and basic.reject close the connection.
+			return fmt.Errorf("rabbit: read stream %s: %w", queue, err)
 		default:
 			if !retried {
 				b.log.Warn("requeueing a batch that failed", "queue", queue, "err", err)
@@ -332,6 +392,9 @@ func (b *Broker) settle(ctx context.Context, s *session, ch *amqp.Channel, queue
 // channel's operation for good: no permission (403) or no such queue (404).
 // It returns nil for anything a retry may fix.
 func forGood(err error) error {
+	if errors.Is(err, ErrPermanent) {
+		return err
+	}
 	var ae *amqp.Error
 	if errors.As(err, &ae) && (ae.Code == amqp.AccessRefused || ae.Code == amqp.NotFound) {
 		return fmt.Errorf("%w; %w", err, ErrPermanent)

@@ -77,5 +77,5 @@ func (b *Broker) consumeOne(ctx context.Context, s *session, queue string, opt s
 			}
 		}
 	}
-	return b.settle(ctx, s, ch, queue, b.handle(ctx, queue, []delivery{bound(d)}, h))
+	return b.settle(ctx, s, ch, queue, b.handle(ctx, queue, []delivery{bound(d)}, h, false))
 }

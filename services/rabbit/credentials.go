@@ -25,6 +25,10 @@ type Credentials struct {
 	URL   string           `json:"url"`
 	Vhost string           `json:"vhost"`
 	Parts map[string]Login `json:"parts"`
+	// Tap is the kind setup-broker made the observer's tap (TapClassic or
+	// TapStream), so every process on the vhost reads it as what it is.
+	// "" in a file written before streams: classic.
+	Tap string `json:"tap,omitempty"`
 }
 
 // Login is one broker user.

@@ -32,7 +32,13 @@ func (b *Broker) Inspect(ctx context.Context, queues []string) ([]saga.QueueStat
 		if err != nil {
 			return out, fmt.Errorf("rabbit: inspect %s: %w", q, err)
 		}
-		out = append(out, saga.QueueStat{Name: q, Ready: info.Messages, Unacked: int(max(0, b.held(q).Load())), Consumers: info.Consumers})
+		ready := info.Messages
+		if q == saga.ObserverQueue && b.cfg.Tap == TapStream {
+			// A stream's messages are never taken away: what it holds is
+			// history every observer reads, not a backlog waiting.
+			ready = 0
+		}
+		out = append(out, saga.QueueStat{Name: q, Ready: ready, Unacked: int(max(0, b.held(q).Load())), Consumers: info.Consumers})
 	}
 	return out, nil
 }

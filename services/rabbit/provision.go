@@ -28,6 +28,9 @@ type ProvisionOptions struct {
 	Dir string
 	// Quorum declares the work queues as quorum queues.
 	Quorum bool
+	// Tap and TapRetention make the observer's tap, as Config's do.
+	Tap          string
+	TapRetention int64
 	// Management, when set, is the management API's base URL with an
 	// administrator's user (http://guest:guest@127.0.0.1:15672); it is used
 	// instead of rabbitmqctl.
@@ -56,7 +59,8 @@ func Provision(ctx context.Context, o ProvisionOptions) (*Credentials, error) {
 	if err != nil {
 		return nil, fmt.Errorf("setup-broker: %w", err)
 	}
-	creds := &Credentials{Vhost: u.Vhost, Parts: map[string]Login{}}
+	cfg := Config{Quorum: o.Quorum, DeliveryLimit: 20, Tap: o.Tap, TapRetention: o.TapRetention}.withTapDefaults()
+	creds := &Credentials{Vhost: u.Vhost, Parts: map[string]Login{}, Tap: cfg.Tap}
 	base := u
 	// amqp091-go leaves its default user out of a URL's text: a URL that
 	// carries no secret.
@@ -72,7 +76,7 @@ func Provision(ctx context.Context, o ProvisionOptions) (*Credentials, error) {
 		}
 		creds.Parts[p] = login
 	}
-	defs, err := definitions(u.Vhost, Config{Quorum: o.Quorum, DeliveryLimit: 20}, creds)
+	defs, err := definitions(u.Vhost, cfg, creds)
 	if err != nil {
 		return nil, err
 	}

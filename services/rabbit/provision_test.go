@@ -220,3 +220,51 @@ func TestProvisionThroughTheManagementAPI(t *testing.T) {
 	}
 	provisioned(t, vhost, dir)
 }
+
+// TestProvisionAStreamTap provisions a vhost whose tap is a stream. The
+// observer's user reads it from an offset with nothing but its read
+// permission, and still may not configure (so not delete) it; the
+// credentials file says the tap is a stream, so every process reads it as
+// one.
+func TestProvisionAStreamTap(t *testing.T) {
+	vhost, dir := mustVhost(t), t.TempDir()
+	url := "amqp://guest:guest@localhost:5672/" + vhost
+	if _, err := Provision(context.Background(), ProvisionOptions{URL: url, Dir: dir, Tap: TapStream, TapRetention: 8 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	provisioned(t, vhost, dir)
+	creds, _ := ReadCredentials(dir)
+	if creds.Tap != TapStream {
+		t.Errorf("the credentials file says the tap is %q, want %q", creds.Tap, TapStream)
+	}
+	u, _ := creds.PartURL(creds.URL, saga.PartObserver)
+	conn, err := amqp.Dial(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Qos(10, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	// provisioned published {} on seat_update_queue as payment: the tap has it.
+	ds, err := ch.Consume(saga.ObserverQueue, "", false, false, false, false, amqp.Table{"x-stream-offset": "first"})
+	if err != nil {
+		t.Fatalf("the observer's user cannot read the stream tap: %v", err)
+	}
+	select {
+	case d := <-ds:
+		if off, ok := d.Headers["x-stream-offset"].(int64); !ok || off != 0 || d.RoutingKey != saga.SeatUpdateQueue {
+			t.Errorf("first message of the tap: offset %v, key %s; want offset 0, the one payment published", d.Headers["x-stream-offset"], d.RoutingKey)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream tap gave its reader nothing in 5s")
+	}
+	del, _ := conn.Channel()
+	if _, err := del.QueueDelete(saga.ObserverQueue, false, false, false); err == nil {
+		t.Error("the observer's user deleted the tap: it may read it, not configure it")
+	}
+}

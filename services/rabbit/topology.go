@@ -14,6 +14,44 @@ import (
 // publisher.
 const ObserverMaxLength = 200_000
 
+// The tap's kinds (Config.Tap).
+const (
+	// TapClassic is a classic queue capped at ObserverMaxLength. Its
+	// readers compete for its messages, so it serves one observer.
+	TapClassic = "classic"
+	// TapStream is a stream: every observer reads all of it, each from
+	// its own offset, and it is replicated on a cluster. It keeps
+	// TapRetention bytes, whoever has read them.
+	TapStream = "stream"
+)
+
+// DefaultTapRetention is what a stream tap keeps by default: about two
+// million messages of the saga's size, a few hours at full load.
+const DefaultTapRetention = 1 << 30
+
+// withTapDefaults fills in the tap's defaults.
+func (c Config) withTapDefaults() Config {
+	if c.Tap == "" {
+		c.Tap = TapClassic
+	}
+	if c.TapRetention <= 0 {
+		c.TapRetention = DefaultTapRetention
+	}
+	return c
+}
+
+// tapArgs are the tap's queue arguments.
+func tapArgs(cfg Config) amqp.Table {
+	cfg = cfg.withTapDefaults()
+	if cfg.Tap != TapStream {
+		return amqp.Table{"x-max-length": ObserverMaxLength, "x-overflow": "drop-head"}
+	}
+	// A stream drops whole segments: ten per retention keep it within a
+	// tenth of its limit (RabbitMQ's default segment is 500 MB).
+	segment := min(max(cfg.TapRetention/10, 1<<20), 500_000_000)
+	return amqp.Table{"x-queue-type": "stream", "x-max-length-bytes": cfg.TapRetention, "x-stream-max-segment-size-bytes": segment}
+}
+
 // The exchanges besides the saga's own. Each exists so that no part needs
 // write access to the default exchange, which would let it put any message
 // straight into any queue, past the topic permissions on saga.Exchange.
@@ -67,7 +105,7 @@ func topology(cfg Config) ([]exchangeSpec, []queueSpec) {
 		q := queueSpec{name: name, args: work}
 		switch {
 		case name == saga.ObserverQueue:
-			q.args = amqp.Table{"x-max-length": ObserverMaxLength, "x-overflow": "drop-head"}
+			q.args = tapArgs(cfg)
 		case name == saga.DeadLetterQueue:
 			q.args = nil
 			q.bindings = []bindingSpec{{DeadExchange, saga.DeadLetterQueue}}

@@ -143,6 +143,12 @@ func refused(uri amqp.URI, err error, declaring bool) error {
 	case ae.Code == amqp.AccessRefused:
 		return fmt.Errorf("%s refused the login of user %q for vhost %q: wrong user or password (the broker says: %s); %w: correct the AMQP URL",
 			where, uri.Username, uri.Vhost, ae.Reason, ErrPermanent)
+	case ae.Code == amqp.PreconditionFailed && declaring:
+		// A queue's arguments are fixed when it is made: a process started
+		// with another -quorum, -tap or -tap-retention than the one that
+		// made it cannot declare it, and retrying will not change that.
+		return fmt.Errorf("%s has a queue made with other arguments than this process asks for (the broker says: %s); %w: start every process on vhost %q with the same -quorum, -tap and -tap-retention as the one that made it, or delete that queue (rabbitmqctl delete_queue -p %s NAME) to make it anew",
+			where, ae.Reason, ErrPermanent, uri.Vhost, uri.Vhost)
 	// 530 at connection.open is also how RabbitMQ says a connection limit is
 	// reached, which clears when other connections close: only its reason
 	// tells the two apart.

@@ -161,6 +161,18 @@ type Message struct {
 	// only a prefix of it when it is over MaxBodyBytes, so that a hostile
 	// message is not held in memory whole.
 	Size int
+	// InStream is set on consume from a stream (ConsumeOptions.From), and
+	// Offset then is the message's place in it. A stream keeps every
+	// message for every reader, so a reader stores the offset it has
+	// recorded with what it recorded, and resumes after it.
+	InStream bool
+	Offset   int64
+	// Refused is set, on a message read from a stream only, by a pipeline
+	// step that refused it (forged, poison). A stream can neither
+	// dead-letter a message nor take it back, so the handler gets it with
+	// the verdict and must keep it as evidence, in the same transaction as
+	// its offset.
+	Refused error
 	// Trace is the trace context of the step that made the message, so its
 	// consumer's step is that step's child across the broker and the
 	// outbox. A handler behind the tracing middleware sees its own step's
@@ -307,6 +319,15 @@ type ConsumeOptions struct {
 	// prefetch 1 that is cancelled as the message arrives), handles it,
 	// and is paused again. nil lets nothing through a pause.
 	LetOne func(take bool) bool
+	// From, when set, says the queue is a stream, read from the offset From
+	// returns (0: from the first message it still holds). It is asked at
+	// every subscription, so a reader that stores its offset with what it
+	// records resumes where its store says, after a restart or a lost
+	// connection. On a stream nothing is requeued or dead-lettered: an
+	// outcome with an error ends the subscription, and the next one starts
+	// again from From; the pipeline hands refused messages on (see
+	// Message.Refused). Pause, Delay and LetOne do not apply. nil: a queue.
+	From func(ctx context.Context) (int64, error)
 }
 
 // QueueStat is one queue's depth, as /api/queues reports it.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -47,12 +48,25 @@ func (p pipedBus) Consume(ctx context.Context, queue string, opt ConsumeOptions,
 
 // decide runs h on the messages judge lets through and gives the others
 // the outcome judge gave them; a batch that passes whole goes to h as it is.
+// A message from a stream cannot be dead-lettered, so it goes on to h with
+// judge's verdict in Refused, for h to keep.
 func decide(ctx context.Context, msgs []Message, h BatchHandler, judge func(Message) error) []Outcome {
 	outs := make([]Outcome, len(msgs))
 	var kept []Message
 	var at []int
+	copied := false
 	for i, m := range msgs {
 		if err := judge(m); err != nil {
+			if m.InStream {
+				if !copied {
+					msgs, copied = slices.Clone(msgs), true
+				}
+				if msgs[i].Refused == nil {
+					msgs[i].Refused = err
+				}
+				kept, at = append(kept, msgs[i]), append(at, i)
+				continue
+			}
 			outs[i].Err = err
 			continue
 		}

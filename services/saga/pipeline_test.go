@@ -100,6 +100,37 @@ func TestCheckSendersKeepsTheBatchOrderAroundAForgery(t *testing.T) {
 	}
 }
 
+// TestAForgeryOnAStreamReachesTheHandlerWithItsVerdict: a stream can
+// neither dead-letter nor take back, so the handler, which stores the
+// stream's offset, gets the whole batch in order, the forgery marked.
+func TestAForgeryOnAStreamReachesTheHandlerWithItsVerdict(t *testing.T) {
+	s := saga.Senders{"v.booking": saga.PartBooking, "v.seats": saga.PartSeats}
+	var refused []error
+	var ids []string
+	h := saga.CheckSenders(s)(func(_ context.Context, msgs []saga.Message) []saga.Outcome {
+		for _, m := range msgs {
+			ids, refused = append(ids, m.ID), append(refused, m.Refused)
+		}
+		return make([]saga.Outcome, len(msgs))
+	})
+	msg := func(id, sender string, off int64) saga.Message {
+		return saga.Message{ID: id, Type: saga.TypeBookingCreated, Queue: saga.ObserverQueue, RoutingKey: saga.PaymentQueue, Sender: sender, InStream: true, Offset: off}
+	}
+	batch := []saga.Message{msg("1", "v.booking", 7), msg("2", "v.seats", 8), msg("3", "v.booking", 9)}
+	outs := h(context.Background(), batch)
+	if strings.Join(ids, ",") != "1,2,3" || refused[0] != nil || refused[2] != nil || !errors.Is(refused[1], saga.ErrForged) {
+		t.Errorf("the handler saw %v with verdicts %v; want 1,2,3 with only 2 forged", ids, refused)
+	}
+	for i, o := range outs {
+		if o.Err != nil {
+			t.Errorf("outcome %d is %v; the handler kept it, so it is done", i, o.Err)
+		}
+	}
+	if batch[1].Refused != nil {
+		t.Error("the caller's batch was changed; the verdict belongs on the handler's copy")
+	}
+}
+
 // fakeBus hands every Consume the batch it was made with.
 type fakeBus struct {
 	saga.Bus
