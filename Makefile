@@ -27,7 +27,7 @@ TOOLBIN     := $(CURDIR)/bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOTESTSUM   := gotest.tools/gotestsum@v1.13.0
 
-.PHONY: help run build test test-cluster cluster cluster-down lint broker chromium generate bench fuzz vendor-htmx asyncapi jaeger
+.PHONY: help run build test test-cluster cluster cluster-kill cluster-boot cluster-down lint broker chromium generate bench fuzz vendor-htmx asyncapi jaeger
 
 help:
 	@echo "make run          start the broker, provision vhost \$$(VHOST) once, then run the dashboard on \$$(DATA) with \$$(ARGS)"
@@ -35,6 +35,7 @@ help:
 	@echo "make test         broker + chromium + lint, then go test with a closing line of counts (extra flags: TESTFLAGS=...)"
 	@echo "make lint         templ generate -check, go vet and staticcheck"
 	@echo "make cluster      start three RabbitMQ nodes joined in a cluster on 127.0.0.1:\$$(CLUSTER_PORTS), data in \$$(CLUSTER_DIR); prints the -amqp list"
+	@echo "make cluster-kill NODE=N  SIGKILL node N (1-3) of that cluster; make cluster-boot NODE=N starts it again"
 	@echo "make cluster-down stop the nodes make cluster started and remove \$$(CLUSTER_DIR)"
 	@echo "make test-cluster the cluster tests (each starts a three-node cluster of its own): quorum queues and chaos on a cluster; not in make test"
 	@echo "make broker       make sure the local RabbitMQ is installed and running"
@@ -77,6 +78,13 @@ test-cluster: broker
 
 cluster: broker
 	$(GO) run ./cmd/sagacluster up -dir $(CLUSTER_DIR) -ports $(CLUSTER_PORTS) -vhost $(VHOST)
+
+# NODE=N: SIGKILL node N of `make cluster`, as a crash would; boot it again.
+cluster-kill:
+	$(GO) run ./cmd/sagacluster kill -dir $(CLUSTER_DIR) $(NODE)
+
+cluster-boot:
+	$(GO) run ./cmd/sagacluster boot -dir $(CLUSTER_DIR) $(NODE)
 
 cluster-down:
 	$(GO) run ./cmd/sagacluster down -dir $(CLUSTER_DIR)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -51,6 +52,14 @@ func TestClusterChaos(t *testing.T) {
 	seats := proc(2, "seats,compensation,web")
 	notify := proc(other[0], "notification,web")
 
+	// The front's badge says where each process is.
+	waitProcesses(t, front, map[string][]string{
+		"web,booking,observer":   {c.Nodes[0].Addr()},
+		"payment,web":            {c.Nodes[1].Addr()},
+		"seats,compensation,web": {c.Nodes[2].Addr()},
+		"notification,web":       {c.Nodes[other[0]].Addr()},
+	}, 20*time.Second)
+
 	front.SetSwitches(`{"payment":{"fail_rate":0.15},"seats":{"fail_rate":0.1},"notification":{"fail_rate":0.2}}`)
 	l := startLoad(front, rows, cols, 4)
 	ctx := context.Background()
@@ -66,7 +75,16 @@ func TestClusterChaos(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	step("SIGKILL node "+victim.Name, victim.Kill())
 	faults++
-	time.Sleep(3 * time.Second)
+	// Every process that was on it moves to another node, and the page
+	// says so.
+	moved := time.Now().Add(30 * time.Second)
+	for onNode(processesOnPage(front), victim.Addr()) {
+		if time.Now().After(moved) {
+			t.Fatalf("30 s after %s was killed, the page still names a process on it: %v", victim.Name, processesOnPage(front))
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	step("every process is off "+victim.Name+", says the page", nil)
 	step("node "+victim.Name+" booted again", victim.Boot(ctx))
 	time.Sleep(2 * time.Second)
 	step("stop_app on "+leader.Name+", the quorum queues' leader", leader.StopApp(ctx))
@@ -92,4 +110,16 @@ func TestClusterChaos(t *testing.T) {
 	t.Logf("cluster chaos: %d bookings accepted under load (%d refused with 409, %d unanswered); %d faults: 1 node SIGKILLed, the leaders' node stopped, 1 payment process SIGKILLed; %s; recovered %s after everything was back (all finished and told)",
 		len(accepted), l.refused.Load(), l.failed.Load(), faults, f, f.finished.Sub(back).Round(100*time.Millisecond))
 	fmt.Printf("CLUSTER CHAOS FIGURES: bookings=%d kills=%d recover=%s %s\n", len(accepted), faults, f.finished.Sub(back).Round(100*time.Millisecond), f)
+}
+
+// onNode reports whether any process on the page is on node addr.
+func onNode(procs map[string][]string, addr string) bool {
+	for _, nodes := range procs {
+		for _, n := range nodes {
+			if strings.Contains(n, addr) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -5,6 +5,8 @@
 // package, services/rabbit/rabbitnode.
 //
 //	sagacluster up   [-dir ./data/cluster] [-ports 5681,5682,5683] [-vhost sagaboard]
+//	sagacluster kill [-dir ./data/cluster] N   SIGKILL node N (1-based), as a crash would
+//	sagacluster boot [-dir ./data/cluster] N   start node N again; it rejoins the cluster
 //	sagacluster down [-dir ./data/cluster]
 package main
 
@@ -16,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,8 +36,8 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "up" && args[0] != "down") {
-		return errors.New("say `up` or `down`, e.g. sagacluster up -dir ./data/cluster")
+	if len(args) == 0 || !slices.Contains([]string{"up", "down", "kill", "boot"}, args[0]) {
+		return errors.New("say up, kill N, boot N or down, e.g. sagacluster up -dir ./data/cluster")
 	}
 	fs := flag.NewFlagSet("sagacluster "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -44,8 +47,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if args[0] == "down" {
+	switch args[0] {
+	case "down":
 		return down(ctx, *dir, stdout)
+	case "kill", "boot":
+		return one(ctx, args[0], *dir, fs.Args(), stdout)
 	}
 	var ps []int
 	for _, s := range strings.Split(*ports, ",") {
@@ -73,6 +79,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // ctlHint is how a user points rabbitmqctl at node n.
 func ctlHint(n *rabbitnode.Node) string { return "rabbitmqctl -n " + n.Name + " cluster_status" }
+
+// one kills or boots one node of the cluster in dir.
+func one(ctx context.Context, verb, dir string, args []string, stdout io.Writer) error {
+	c, err := rabbitnode.LoadCluster(dir)
+	if err != nil {
+		return err
+	}
+	if c == nil {
+		return fmt.Errorf("no cluster in %s; start one with `make cluster`", dir)
+	}
+	i := 0
+	if len(args) == 1 {
+		i, _ = strconv.Atoi(args[0])
+	}
+	if i < 1 || i > len(c.Nodes) {
+		return fmt.Errorf("%s: name the node by its number, 1 to %d", verb, len(c.Nodes))
+	}
+	n := c.Nodes[i-1]
+	if verb == "kill" {
+		if err := n.Kill(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "SIGKILLed %s (127.0.0.1:%d); bring it back with `sagacluster boot %d`\n", n.Name, n.Port, i)
+		return nil
+	}
+	if err := n.Boot(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s is back on 127.0.0.1:%d\n", n.Name, n.Port)
+	return nil
+}
 
 func down(ctx context.Context, dir string, stdout io.Writer) error {
 	c, err := rabbitnode.LoadCluster(dir)
