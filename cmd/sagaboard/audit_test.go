@@ -15,7 +15,7 @@ import (
 type sagaAPIs struct {
 	front        *Proc // bookings, stats, queues and the checker: web, booking, observer
 	payment      *Proc // GET /api/payments
-	seats        *Proc // GET /api/seats
+	seats        *Proc // GET /api/seats: Booking's seat map
 	notification *Proc // GET /api/notifications
 	// split says the checker holds only front's stores, so it reports
 	// "partial": the audit asserts that no rule it can check is broken,

@@ -31,8 +31,11 @@ func TestClusterChaos(t *testing.T) {
 	victim := c.Nodes[other[1]] // the node SIGKILLed: not the leader, which is stopped later
 
 	// Each process is given every node, from a different first one, so
-	// the four start spread over the cluster; each has its own data folder
-	// and web beside its part, to audit its store through its API.
+	// the four start spread over the cluster; each has its own data folder.
+	// Payment and notification run web beside them, to audit their stores
+	// through the API (the seat map is Booking's, on the front; the seats
+	// part's tickets have no API, and the checker, which runs with Booking,
+	// skips the rules that need them: "partial").
 	venue := []string{"-rows", strconv.Itoa(rows), "-cols", strconv.Itoa(cols), "-quorum"}
 	proc := func(first int, only string, extra ...string) *Proc {
 		args := append([]string{"-addr", "127.0.0.1:0", "-data", dataWith(t, setup), "-amqp", c.URLs("chaos", first), "-only", only}, venue...)
@@ -49,15 +52,15 @@ func TestClusterChaos(t *testing.T) {
 	//	payments := []*Proc{proc(1, "payment,web", store...), proc(2, "payment,web", store...)}
 	payments := []*Proc{proc(1, "payment,web")}
 	// ---------------------------
-	seats := proc(2, "seats,compensation,web")
+	proc(2, "seats,compensation")
 	notify := proc(other[0], "notification,web")
 
 	// The front's badge says where each process is.
 	waitProcesses(t, front, map[string][]string{
-		"web,booking,observer":   {c.Nodes[0].Addr()},
-		"payment,web":            {c.Nodes[1].Addr()},
-		"seats,compensation,web": {c.Nodes[2].Addr()},
-		"notification,web":       {c.Nodes[other[0]].Addr()},
+		"web,booking,observer": {c.Nodes[0].Addr()},
+		"payment,web":          {c.Nodes[1].Addr()},
+		"seats,compensation":   {c.Nodes[2].Addr()},
+		"notification,web":     {c.Nodes[other[0]].Addr()},
 	}, 20*time.Second)
 
 	front.SetSwitches(`{"payment":{"fail_rate":0.15},"seats":{"fail_rate":0.1},"notification":{"fail_rate":0.2}}`)
@@ -73,18 +76,27 @@ func TestClusterChaos(t *testing.T) {
 	}
 
 	time.Sleep(3 * time.Second)
+	var onVictim []string // the processes on the node about to die, by parts
+	for parts, nodes := range processesOnPage(front) {
+		if onNode(map[string][]string{parts: nodes}, victim.Addr()) {
+			onVictim = append(onVictim, parts)
+		}
+	}
+	if len(onVictim) == 0 {
+		t.Fatalf("no process is on %s, the node to kill: %v", victim.Name, processesOnPage(front))
+	}
 	step("SIGKILL node "+victim.Name, victim.Kill())
 	faults++
-	// Every process that was on it moves to another node, and the page
+	// Each process that was on it moves to another node, and the page
 	// says so.
-	moved := time.Now().Add(30 * time.Second)
-	for onNode(processesOnPage(front), victim.Addr()) {
-		if time.Now().After(moved) {
-			t.Fatalf("30 s after %s was killed, the page still names a process on it: %v", victim.Name, processesOnPage(front))
+	deadline := time.Now().Add(30 * time.Second)
+	for !movedOff(processesOnPage(front), onVictim, victim.Addr()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("30 s after %s was killed, the page does not show %v on another node: %v", victim.Name, onVictim, processesOnPage(front))
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	step("every process is off "+victim.Name+", says the page", nil)
+	step(fmt.Sprintf("the page shows %v moved off %s: %v", onVictim, victim.Name, processesOnPage(front)), nil)
 	step("node "+victim.Name+" booted again", victim.Boot(ctx))
 	time.Sleep(2 * time.Second)
 	step("stop_app on "+leader.Name+", the quorum queues' leader", leader.StopApp(ctx))
@@ -106,7 +118,7 @@ func TestClusterChaos(t *testing.T) {
 		t.Fatalf("only %d bookings were accepted under load; the test proves little", len(accepted))
 	}
 
-	f := auditAfterChaos(t, sagaAPIs{front: front, payment: payments[0], seats: seats, notification: notify, split: true}, accepted, l.failed.Load())
+	f := auditAfterChaos(t, sagaAPIs{front: front, payment: payments[0], seats: front, notification: notify, split: true}, accepted, l.failed.Load())
 	t.Logf("cluster chaos: %d bookings accepted under load (%d refused with 409, %d unanswered); %d faults: 1 node SIGKILLed, the leaders' node stopped, 1 payment process SIGKILLed; %s; recovered %s after everything was back (all finished and told)",
 		len(accepted), l.refused.Load(), l.failed.Load(), faults, f, f.finished.Sub(back).Round(100*time.Millisecond))
 	fmt.Printf("CLUSTER CHAOS FIGURES: bookings=%d kills=%d recover=%s %s\n", len(accepted), faults, f.finished.Sub(back).Round(100*time.Millisecond), f)
@@ -122,4 +134,21 @@ func onNode(procs map[string][]string, addr string) bool {
 		}
 	}
 	return false
+}
+
+// movedOff reports whether each process in parts is on the page, on a node
+// and not on addr.
+func movedOff(procs map[string][]string, parts []string, addr string) bool {
+	for _, p := range parts {
+		nodes := procs[p]
+		if len(nodes) == 0 {
+			return false
+		}
+		for _, n := range nodes {
+			if n == "none" || strings.Contains(n, addr) {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -96,10 +96,7 @@ func (n *Node) writeFiles() error {
 		return fmt.Errorf("rabbitnode: make %s: %w", n.Dir, err)
 	}
 	files := map[string]string{
-		"rabbitmq.conf": fmt.Sprintf("listeners.tcp.local = 127.0.0.1:%d\n", n.Port) +
-			// A node that loses its peers keeps serving what it can; the
-			// quorum queues decide for themselves who may write.
-			"cluster_partition_handling = ignore\n",
+		"rabbitmq.conf": fmt.Sprintf("listeners.tcp.local = 127.0.0.1:%d\n", n.Port),
 		// No plugins: the node needs none, and boots faster without.
 		"enabled_plugins": "[].\n",
 	}
