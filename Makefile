@@ -10,6 +10,11 @@ TESTFLAGS ?=
 # Packages whose Fuzz* targets `make fuzz` runs, e.g. FUZZ_PKGS="./services/saga".
 FUZZ_PKGS ?= ./services/saga ./web
 FUZZTIME  ?= 20s
+# `make cluster`: three RabbitMQ nodes of sagaboard's own on these AMQP ports
+# (each node's Erlang distribution port is its AMQP port + 20000), with their
+# data and logs in CLUSTER_DIR. The machine's broker on 5672 is not touched.
+CLUSTER_DIR   ?= ./data/cluster
+CLUSTER_PORTS ?= 5681,5682,5683
 
 # The two dev tools, pinned. `go install pkg@version` builds each from the Go
 # module proxy with its own go.mod, so neither adds a line to ours nor is
@@ -22,13 +27,17 @@ TOOLBIN     := $(CURDIR)/bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOTESTSUM   := gotest.tools/gotestsum@v1.13.0
 
-.PHONY: help run build test lint broker chromium generate bench fuzz vendor-htmx asyncapi jaeger
+.PHONY: help run build test test-cluster cluster cluster-kill cluster-boot cluster-down lint broker chromium generate bench fuzz vendor-htmx asyncapi jaeger
 
 help:
 	@echo "make run          start the broker, provision vhost \$$(VHOST) once, then run the dashboard on \$$(DATA) with \$$(ARGS)"
 	@echo "make build        build bin/sagaboard"
 	@echo "make test         broker + chromium + lint, then go test with a closing line of counts (extra flags: TESTFLAGS=...)"
 	@echo "make lint         templ generate -check, go vet and staticcheck"
+	@echo "make cluster      start three RabbitMQ nodes joined in a cluster on 127.0.0.1:\$$(CLUSTER_PORTS), data in \$$(CLUSTER_DIR); prints the -amqp list"
+	@echo "make cluster-kill NODE=N  SIGKILL node N (1-3) of that cluster; make cluster-boot NODE=N starts it again"
+	@echo "make cluster-down stop the nodes make cluster started and remove \$$(CLUSTER_DIR)"
+	@echo "make test-cluster the cluster tests (each starts a three-node cluster of its own): quorum queues and chaos on a cluster; not in make test"
 	@echo "make broker       make sure the local RabbitMQ is installed and running"
 	@echo "make generate     go tool templ generate"
 	@echo "make asyncapi     write static/asyncapi.yaml, the message contract, from the code's routing tables"
@@ -60,6 +69,25 @@ test: broker chromium lint
 	$(TOOLBIN)/gotestsum --format pkgname --jsonfile "$$json" \
 		--post-run-command "bash .ci/test-summary.sh" \
 		--raw-command -- $(GO) test -json -count=1 -timeout 30m $(TESTFLAGS) ./...
+
+# The cluster tests start RabbitMQ clusters of their own and take minutes, so
+# `go test ./...` skips them unless SAGABOARD_CLUSTER_TESTS=1. -count=1 and
+# -v: their figures (bookings, kills, time to recover) are in the log.
+test-cluster: broker
+	SAGABOARD_CLUSTER_TESTS=1 $(GO) test -count=1 -v -timeout 30m -run 'Cluster' $(TESTFLAGS) ./cmd/sagaboard ./services/rabbit/...
+
+cluster: broker
+	$(GO) run ./cmd/sagacluster up -dir $(CLUSTER_DIR) -ports $(CLUSTER_PORTS) -vhost $(VHOST)
+
+# NODE=N: SIGKILL node N of `make cluster`, as a crash would; boot it again.
+cluster-kill:
+	$(GO) run ./cmd/sagacluster kill -dir $(CLUSTER_DIR) $(NODE)
+
+cluster-boot:
+	$(GO) run ./cmd/sagacluster boot -dir $(CLUSTER_DIR) $(NODE)
+
+cluster-down:
+	$(GO) run ./cmd/sagacluster down -dir $(CLUSTER_DIR)
 
 # staticcheck runs every check, the style ones (ST*) included: the code
 # already meets them, and they hold what STYLE.md asks for, a doc comment

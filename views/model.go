@@ -83,6 +83,19 @@ type Broker struct {
 	// Node is the broker node this process is on, host:port, when -amqp
 	// names several nodes of a cluster; "" otherwise.
 	Node string
+	// Processes are the deployment's processes heard lately on the control
+	// exchange, this one among them, each with the node its parts are on;
+	// shown where there are several.
+	Processes []ProcessNode
+}
+
+// ProcessNode is one process of a split deployment and where it is.
+type ProcessNode struct {
+	// Parts are its parts, comma-separated.
+	Parts string
+	// Nodes are the broker nodes its parts are on, comma-separated;
+	// "none" while it has no connection.
+	Nodes string
 }
 
 // SeatMap is the venue, row by row.

@@ -39,6 +39,34 @@ func (m *Main) runControl(ctx context.Context, switches *saga.Switches, live *we
 	})
 }
 
+// sayPresence tells every dashboard, every saga.PresenceEvery until ctx
+// ends, which parts this process runs and on which broker node each is.
+func (m *Main) sayPresence(ctx context.Context) {
+	id := saga.NewID()
+	t := time.NewTicker(saga.PresenceEvery)
+	defer t.Stop()
+	for {
+		p := saga.Presence{Process: id, Parts: m.Config.Only, Nodes: map[string]string{}}
+		for _, part := range m.Config.Only {
+			if b := m.brokers[part]; b != nil {
+				p.Nodes[part] = b.Node()
+			}
+		}
+		body, _ := json.Marshal(p)
+		msg := saga.Message{ID: saga.NewID(), Type: saga.TypePresence, RoutingKey: saga.KeyHello, Source: strings.Join(m.Config.Only, ","), Timestamp: time.Now(), Body: body}
+		// While the broker is down there is nobody to tell: the next tick
+		// tries again.
+		bctx, cancel := context.WithTimeout(ctx, saga.PresenceEvery)
+		_ = m.control.Broadcast(bctx, msg)
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 func switchesMessage(st saga.SwitchState) saga.Message {
 	body, _ := json.Marshal(st)
 	return saga.Message{ID: saga.NewID(), Type: saga.TypeSwitchesChanged, RoutingKey: saga.ControlKey, Source: saga.PartWeb, Timestamp: time.Now(), Body: body}
@@ -64,6 +92,11 @@ func (m *Main) onControl(ctx context.Context, switches *saga.Switches, live *web
 		case m.runs(saga.PartWeb) && switches.State().SwitchStamp != stampOf(msg.Body):
 			// Older than ours: the sender missed a change.
 			m.broadcastSwitches(ctx, switches)
+		}
+	case saga.TypePresence:
+		var p saga.Presence
+		if live != nil && json.Unmarshal(msg.Body, &p) == nil && p.Process != "" {
+			live.ProcessSeen(p, time.Now())
 		}
 	case saga.TypeHello:
 		if m.runs(saga.PartWeb) {

@@ -3,6 +3,8 @@ package main_test
 import (
 	"io"
 	"net/http"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -55,3 +57,50 @@ func nodeOnPage(t *testing.T, p *Proc, node string) bool {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+var processNode = regexp.MustCompile(`class="process-node" data-parts="([^"]+)"[^>]*>[^<]* on ([^<]+)<`)
+
+// processesOnPage is what the dashboard's broker badge says of the
+// deployment's processes: for each set of parts, the nodes they are on,
+// one entry per process.
+func processesOnPage(p *Proc) map[string][]string {
+	res, err := http.Get(p.URL)
+	if err != nil {
+		return nil
+	}
+	defer res.Body.Close()
+	page, _ := io.ReadAll(res.Body)
+	out := map[string][]string{}
+	for _, m := range processNode.FindAllSubmatch(page, -1) {
+		out[string(m[1])] = append(out[string(m[1])], string(m[2]))
+	}
+	return out
+}
+
+// waitProcesses waits until the dashboard of p names every process in
+// want (parts → the node each of their processes is on, in any order),
+// and fails the test after within.
+func waitProcesses(t *testing.T, p *Proc, want map[string][]string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got := processesOnPage(p)
+		ok := true
+		for parts, nodes := range want {
+			g := slices.Clone(got[parts])
+			slices.Sort(g)
+			w := slices.Clone(nodes)
+			slices.Sort(w)
+			if !slices.Equal(g, w) {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dashboard names the processes %v, want %v", got, want)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}

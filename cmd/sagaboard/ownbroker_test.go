@@ -1,29 +1,25 @@
 package main_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"strconv"
 	"testing"
-	"time"
+
+	"github.com/sagaboard/sagaboard/services/rabbit/rabbitnode"
 )
 
 // OwnBroker is a RabbitMQ node a test starts for itself, on ports of its
 // own, with its data in the test's temporary folder. A test that stops or
 // restarts a broker does it to this one, never to the machine's shared
 // broker, whose other clients (a user's `make run`, the tests of other
-// packages running at the same time) would lose their connections.
+// packages running at the same time) would lose their connections. It is
+// rabbitnode's node, which `make cluster` starts too.
 type OwnBroker struct {
-	t    testing.TB
-	Node string // the Erlang node name, for rabbitmqctl -n
-	Port int    // its AMQP port on 127.0.0.1
-	env  []string
+	*rabbitnode.Node
+	t testing.TB
 }
 
 // StartOwnBroker starts a node and waits until it takes connections. It is
@@ -35,93 +31,58 @@ func StartOwnBroker(t testing.TB) *OwnBroker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	port, dist := freePort(t), freePort(t)
-	o := &OwnBroker{t: t, Node: "sagaboard-test-" + hex.EncodeToString(b) + "@localhost", Port: port}
-	conf := filepath.Join(dir, "rabbitmq.conf")
-	files := map[string]string{
-		conf: fmt.Sprintf("listeners.tcp.local = 127.0.0.1:%d\n", port),
-		// No plugins: the node needs none, and boots faster without.
-		filepath.Join(dir, "enabled_plugins"): "[].\n",
-	}
-	for name, text := range files {
-		if err := os.WriteFile(name, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The Debian wrapper runs the node as the rabbitmq user, which must be
-	// able to write its folder.
-	if u, err := user.Lookup("rabbitmq"); err == nil {
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		_ = os.Chown(dir, uid, gid)
-		for name := range files {
-			_ = os.Chown(name, uid, gid)
-		}
-	}
-	o.env = append(os.Environ(),
-		"RABBITMQ_NODENAME="+o.Node,
-		"RABBITMQ_NODE_PORT="+strconv.Itoa(port),
-		"RABBITMQ_DIST_PORT="+strconv.Itoa(dist),
-		"RABBITMQ_CONFIG_FILE="+conf,
-		"RABBITMQ_ENABLED_PLUGINS_FILE="+filepath.Join(dir, "enabled_plugins"),
-		"RABBITMQ_MNESIA_BASE="+filepath.Join(dir, "mnesia"),
-		"RABBITMQ_LOG_BASE="+filepath.Join(dir, "log"),
-		"RABBITMQ_PID_FILE="+filepath.Join(dir, "pid"),
-	)
+	n, err := rabbitnode.Start(context.Background(), rabbitnode.Options{Name: "sagaboard-test-" + randomHex(3), Dir: dir})
 	t.Cleanup(func() {
-		_ = o.command("rabbitmqctl", "stop").Run()
+		if n != nil {
+			_ = n.Remove(context.Background())
+		}
 		_ = os.RemoveAll(dir)
 	})
-	if out, err := o.command("rabbitmq-server", "-detached").CombinedOutput(); err != nil {
-		t.Fatalf("start a RabbitMQ node of the test's own: %v\n%s", err, out)
+	if err != nil {
+		t.Fatalf("start a RabbitMQ node of the test's own: %v", err)
 	}
-	o.awaitStartup()
-	return o
+	return &OwnBroker{Node: n, t: t}
 }
 
-// command runs a RabbitMQ tool against this node.
-func (o *OwnBroker) command(name string, args ...string) *exec.Cmd {
-	cmd := exec.Command(name, args...)
-	cmd.Env = o.env
-	return cmd
-}
-
-// Env is the environment that points rabbitmqctl, and so `sagaboard
-// setup-broker`, at this node.
-func (o *OwnBroker) Env() []string { return o.env }
-
-// Ctl runs rabbitmqctl against this node.
-func (o *OwnBroker) Ctl(args ...string) {
+// Ctl runs rabbitmqctl against this node, and fails the test if it fails.
+func (o *OwnBroker) Ctl(args ...string) string {
 	o.t.Helper()
-	if out, err := o.command("rabbitmqctl", args...).CombinedOutput(); err != nil {
-		o.t.Fatalf("rabbitmqctl -n %s %v: %v\n%s", o.Node, args, err, out)
+	out, err := o.Node.Ctl(context.Background(), args...)
+	if err != nil {
+		o.t.Fatal(err)
 	}
-	if args[0] == "start_app" {
-		o.awaitStartup()
-	}
+	return out
 }
 
-// URL is the node's URL for vhost, as guest.
-func (o *OwnBroker) URL(vhost string) string {
-	return fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/%s", o.Port, vhost)
+// OwnCluster is three RabbitMQ nodes joined into one cluster, of a test's
+// own, as `make cluster` starts them for a user.
+type OwnCluster struct {
+	*rabbitnode.Cluster
+	t testing.TB
 }
 
-// awaitStartup waits until the node answers and its app runs: await_startup
-// alone fails on a node that is not up yet, rather than wait for it.
-func (o *OwnBroker) awaitStartup() {
-	o.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for o.command("rabbitmqctl", "-q", "ping").Run() != nil {
-		if time.Now().After(deadline) {
-			o.t.Fatalf("the test's own RabbitMQ node %s did not come up within 60s", o.Node)
-		}
-		time.Sleep(200 * time.Millisecond)
+// StartOwnCluster starts a cluster of n nodes on free ports. It is removed
+// when the test ends.
+func StartOwnCluster(t testing.TB, n int) *OwnCluster {
+	t.Helper()
+	requireBroker(t)
+	dir, err := os.MkdirTemp("", "sagaboard-cluster-")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if out, err := o.command("rabbitmqctl", "--timeout", "60", "await_startup").CombinedOutput(); err != nil {
-		o.t.Fatalf("rabbitmqctl await_startup on %s: %v\n%s", o.Node, err, out)
+	c, err := rabbitnode.StartCluster(context.Background(), dir, "sagaboard-test-"+randomHex(3), make([]int, n))
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		t.Fatalf("start a RabbitMQ cluster of the test's own: %v", err)
 	}
+	t.Cleanup(func() { c.Remove(context.Background()) })
+	return &OwnCluster{Cluster: c, t: t}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // freePort returns a TCP port on loopback that nothing listens on now.

@@ -259,6 +259,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	partsCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	m.stop = stop
 	runners = append(runners, func(ctx context.Context) error { return m.runControl(ctx, switches, live) })
+	runners = append(runners, func(ctx context.Context) error { m.sayPresence(ctx); return nil })
 	changed := switches.Changed()
 	runners = append(runners, func(ctx context.Context) error { return keepSwitches(ctx, switches, changed, c.Data, m.Log) })
 	if observerSvc != nil {

@@ -24,6 +24,13 @@ func TestSplitProcesses(t *testing.T) {
 	pay1 := Start(t, "-data", payData, "-amqp", vhost, "-only", "payment")
 	pay2 := Start(t, "-data", payData, "-amqp", vhost, "-only", "payment")
 
+	// The dashboard says where each process is: its own, and the two
+	// payment processes, heard on the control exchange.
+	waitProcesses(t, front, map[string][]string{
+		"web,booking,observer,seats,compensation,notification": {"localhost:5672"},
+		"payment": {"localhost:5672", "localhost:5672"},
+	}, 15*time.Second)
+
 	var health map[string]string
 	if code := front.Do("GET", "/api/payments", nil, &health); code != http.StatusServiceUnavailable || !strings.Contains(health["error"], "payment") {
 		t.Errorf("GET /api/payments on a process without payment: %d %v, want 503 naming the part", code, health)

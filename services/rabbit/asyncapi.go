@@ -217,15 +217,23 @@ func contract() *obj {
 			"x-sagaboard-bindings", binds,
 		))
 	}
-	for _, c := range []struct{ key, typ, desc string }{
-		{saga.ControlKey, saga.TypeSwitchesChanged, "The whole set of failure switches, sent by web on every change and in answer to a Hello. Every process binds a server-named exclusive queue (amq.gen-…) to control.# on this exchange."},
-		{saga.KeyHello, saga.TypeHello, "Sent by a process without the dashboard once its control subscription is in place; web answers with the switches."},
+	for _, c := range []struct {
+		key   string
+		types []string
+		desc  string
+	}{
+		{saga.ControlKey, []string{saga.TypeSwitchesChanged}, "The whole set of failure switches, sent by web on every change and in answer to a Hello. Every process binds a server-named exclusive queue (amq.gen-…) to control.# on this exchange."},
+		{saga.KeyHello, []string{saga.TypeHello, saga.TypePresence}, "Hello is sent by a process without the dashboard once its control subscription is in place; web answers with the switches. Presence is sent by every process every few seconds: its parts and the broker node each is on, which the dashboard shows."},
 	} {
+		msgs := newObj()
+		for _, typ := range c.types {
+			msgs.set(typ, ref("components", "messages", typ))
+		}
 		channels.set(keyChannel(ControlExchange, c.key), newObj(
 			"address", c.key,
 			"title", c.key,
 			"description", c.desc,
-			"messages", newObj(c.typ, ref("components", "messages", c.typ)),
+			"messages", msgs,
 			"bindings", newObj("amqp", newObj("is", "routingKey", "exchange", exchangeBinding(ControlExchange), "bindingVersion", amqpBindingVersion)),
 		))
 	}
@@ -287,15 +295,19 @@ func contract() *obj {
 		"description", "Every process takes the switches; one not sent by web's broker user is ignored.",
 		"messages", []any{ref("channels", keyChannel(ControlExchange, saga.ControlKey), "messages", saga.TypeSwitchesChanged)},
 	))
+	hello := []any{
+		ref("channels", keyChannel(ControlExchange, saga.KeyHello), "messages", saga.TypeHello),
+		ref("channels", keyChannel(ControlExchange, saga.KeyHello), "messages", saga.TypePresence),
+	}
 	operations.set("every.send."+saga.KeyHello, newObj(
 		"action", "send",
 		"channel", ref("channels", keyChannel(ControlExchange, saga.KeyHello)),
-		"messages", []any{ref("channels", keyChannel(ControlExchange, saga.KeyHello), "messages", saga.TypeHello)},
+		"messages", hello,
 	))
 	operations.set("web.receive."+saga.KeyHello, newObj(
 		"action", "receive",
 		"channel", ref("channels", keyChannel(ControlExchange, saga.KeyHello)),
-		"messages", []any{ref("channels", keyChannel(ControlExchange, saga.KeyHello), "messages", saga.TypeHello)},
+		"messages", hello,
 		"x-sagaboard-part", saga.PartWeb,
 	))
 
@@ -337,6 +349,23 @@ func contract() *obj {
 		"headers", headersSchema(saga.TypeHello, nil, false),
 		"payload", newObj("type", "object"),
 		"bindings", newObj("amqp", newObj("messageType", saga.TypeHello, "bindingVersion", amqpBindingVersion)),
+	))
+	messages.set(saga.TypePresence, newObj(
+		"name", saga.TypePresence,
+		"title", saga.TypePresence,
+		"summary", fmt.Sprintf("Sent by every process every %s; its source is the comma list of parts it runs.", saga.PresenceEvery),
+		"contentType", "application/json",
+		"headers", headersSchema(saga.TypePresence, nil, false),
+		"payload", newObj(
+			"type", "object",
+			"required", []any{"process", "parts", "nodes"},
+			"properties", newObj(
+				"process", newObj("type", "string", "description", "A fresh id at each start of the process."),
+				"parts", newObj("type", "array", "items", newObj("type", "string")),
+				"nodes", newObj("type", "object", "description", "Each part's broker node, host:port; empty while it has no connection.", "additionalProperties", newObj("type", "string")),
+			),
+		),
+		"bindings", newObj("amqp", newObj("messageType", saga.TypePresence, "bindingVersion", amqpBindingVersion)),
 	))
 
 	return newObj(

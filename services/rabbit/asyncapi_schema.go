@@ -41,7 +41,7 @@ func headersSchema(typ string, senders []string, caused bool) *obj {
 		"tracestate", newObj("description", "W3C Trace Context.", "type", "string"),
 		"x-death", newObj("description", "Added by the broker when it dead-letters the message.", "type", "array"),
 	)
-	if typ == saga.TypeSwitchesChanged || typ == saga.TypeHello {
+	if typ == saga.TypeSwitchesChanged || typ == saga.TypeHello || typ == saga.TypePresence {
 		props.set("correlation_id", newObj("type", "string", "maxLength", 0))
 	} else {
 		required = append(required, "correlation_id")

@@ -33,8 +33,9 @@ type Config struct {
 	URL string
 	// Name is shown as the connection name in RabbitMQ's tools. Default "sagaboard".
 	Name string
-	// Quorum declares the work queues as quorum queues with a delivery limit,
-	// for a RabbitMQ cluster. Queues keep the type they were first declared
+	// Quorum declares every queue of the saga as a quorum queue, replicated
+	// on every node of a RabbitMQ cluster, the work queues with a delivery
+	// limit. Queues keep the type they were first declared
 	// with, so this must not change for a vhost once used. Default false.
 	Quorum bool
 	// DeliveryLimit is the quorum delivery limit. Default 20.

@@ -97,7 +97,6 @@ func topology(cfg Config) ([]exchangeSpec, []queueSpec) {
 		"x-dead-letter-routing-key": saga.DeadLetterQueue,
 	}
 	if cfg.Quorum {
-		work["x-queue-type"] = "quorum"
 		work["x-delivery-limit"] = cfg.DeliveryLimit
 	}
 	var queues []queueSpec
@@ -123,9 +122,40 @@ func topology(cfg Config) ([]exchangeSpec, []queueSpec) {
 		if name != saga.DeadLetterQueue && !isRetryQueue(name) {
 			q.bindings = append(q.bindings, bindingSpec{ReplayExchange, name})
 		}
+		if cfg.Quorum {
+			q.args = replicated(q.args)
+		}
 		queues = append(queues, q)
 	}
 	return exchanges, queues
+}
+
+// replicated makes a queue a quorum queue, for a cluster, unless it was
+// given a type of its own. Every queue of the saga, not only the work
+// queues: a classic queue lives on the one node it was declared on, and
+// while that node is down the messages routed to it are dropped, so a
+// classic tap would miss events, a classic retry queue would lose a
+// notification and a classic dead-letter queue its dead letters.
+//
+// On RabbitMQ 3.10 a quorum queue takes a message TTL (the retry queues'),
+// a length limit with drop-head (the tap's), and dead-letters at least
+// once, which needs reject-publish as its overflow: a queue that has a
+// length limit, the tap, does not dead-letter and keeps drop-head. Its
+// members are on every node of the cluster as it is declared
+// (x-quorum-initial-group-size defaults to the cluster's size).
+func replicated(args amqp.Table) amqp.Table {
+	if _, typed := args["x-queue-type"]; typed {
+		return args
+	}
+	out := amqp.Table{"x-queue-type": "quorum"}
+	for k, v := range args {
+		out[k] = v
+	}
+	if _, dl := out["x-dead-letter-exchange"]; dl {
+		out["x-dead-letter-strategy"] = "at-least-once"
+		out["x-overflow"] = "reject-publish"
+	}
+	return out
 }
 
 func retryIndex(name string) int {

@@ -66,6 +66,7 @@ type Live struct {
 	steps  stepTimes
 	queues views.Queues
 	broker views.Broker
+	seen   map[string]seenProcess // the deployment's processes, by id
 
 	// Owned by the frame goroutine: what the connected dashboards show,
 	// so a frame sends only what differs and a newcomer's snapshot

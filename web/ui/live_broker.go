@@ -2,6 +2,8 @@ package ui
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
@@ -62,6 +64,7 @@ func (l *Live) look(ctx context.Context) {
 	if lastErr != nil && !up {
 		b.Err = lastErr.Error()
 	}
+	b.Processes = l.processes(time.Now())
 	q := views.Queues{Known: true}
 	if up {
 		ictx, cancel := context.WithTimeout(ctx, lookEvery*9/10)
@@ -124,4 +127,55 @@ func (r *rates) perSecond(now time.Time) (bookings, msgs float64) {
 		}
 	}
 	return bookings / float64(n), msgs / float64(n)
+}
+
+// ProcessSeen records what a process said of itself on the control
+// exchange (saga.TypePresence), heard at now.
+func (l *Live) ProcessSeen(p saga.Presence, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen == nil {
+		l.seen = map[string]seenProcess{}
+	}
+	l.seen[p.Process] = seenProcess{p, now}
+	// Forget the processes gone quiet: the map stays as small as the
+	// deployment, however often processes restart.
+	for id, s := range l.seen {
+		if now.Sub(s.at) > forgetProcess {
+			delete(l.seen, id)
+		}
+	}
+}
+
+// forgetProcess is how long a process stays on the page after it was last
+// heard: three missed presences.
+const forgetProcess = 3 * saga.PresenceEvery
+
+type seenProcess struct {
+	saga.Presence
+	at time.Time
+}
+
+// processes are the processes heard within forgetProcess, by their parts.
+func (l *Live) processes(now time.Time) []views.ProcessNode {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []views.ProcessNode
+	for _, s := range l.seen {
+		if now.Sub(s.at) > forgetProcess {
+			continue
+		}
+		var nodes []string
+		for _, part := range s.Parts {
+			if n := s.Nodes[part]; n != "" && !slices.Contains(nodes, n) {
+				nodes = append(nodes, n)
+			}
+		}
+		if len(nodes) == 0 {
+			nodes = []string{"none"}
+		}
+		out = append(out, views.ProcessNode{Parts: strings.Join(s.Parts, ","), Nodes: strings.Join(nodes, ",")})
+	}
+	slices.SortFunc(out, func(a, b views.ProcessNode) int { return strings.Compare(a.Parts, b.Parts) })
+	return out
 }
