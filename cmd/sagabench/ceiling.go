@@ -329,11 +329,12 @@ func (c *ceiling) latency(ctx context.Context, warmup, n int) ([]time.Duration, 
 // measureCeiling measures the raw ceiling in a fresh vhost: throughput over
 // n sagas, then latency over latN one at a time.
 func measureCeiling(ctx context.Context, cfg Config, n, warmup, latN int) (CeilingResult, error) {
-	vhost, err := addVhost(ctx, "sagabench-ceiling")
+	local := localBroker(cfg.AMQP)
+	vhost, err := addVhost(ctx, local, "sagabench-ceiling")
 	if err != nil {
 		return CeilingResult{}, err
 	}
-	defer deleteVhost(vhost)
+	defer deleteVhost(local, vhost)
 	c, err := openCeiling(ctx, cfg.AMQP+vhost)
 	if err != nil {
 		return CeilingResult{}, err
@@ -344,17 +345,17 @@ func measureCeiling(ctx context.Context, cfg Config, n, warmup, latN int) (Ceili
 	if _, err := c.throughput(ctx, min(500, n)); err != nil {
 		return CeilingResult{}, err
 	}
-	wire0, err := readWire(ctx, vhost)
+	wire0, err := readWire(ctx, local, vhost)
 	if err != nil {
 		return CeilingResult{}, err
 	}
-	broker := cpuSince(brokerPID(cfg.AMQP))
+	broker := cpuSince(local.pids()...)
 	elapsed, err := c.throughput(ctx, n)
 	if err != nil {
 		return CeilingResult{}, err
 	}
 	brokerCPU := broker()
-	wire1, err := readWire(ctx, vhost)
+	wire1, err := readWire(ctx, local, vhost)
 	if err != nil {
 		return CeilingResult{}, err
 	}

@@ -59,9 +59,9 @@ type throughputOpts struct {
 	Seats       []string // one booking per seat
 	Clients     int      // concurrent POSTers
 	SampleEvery int      // long-poll every k-th booking for its confirmation time; 0 for none
-	PID         int      // server pid for CPU, 0 to skip
+	PIDs        []int    // the server's processes, for CPU; none to skip
 	Vhost       string   // the server's vhost, to read the broker's counters; "" to skip
-	AMQP        string   // the broker's URL, to find its process for its CPU
+	Broker      broker   // where the vhost is, for the broker's CPU and counters
 	Profile     func(ctx context.Context) string
 }
 
@@ -74,17 +74,12 @@ func runThroughput(ctx context.Context, a *api, o throughputOpts) (Throughput, e
 	}
 	var wire0 Wire
 	if o.Vhost != "" {
-		if wire0, err = readWire(ctx, o.Vhost); err != nil {
+		if wire0, err = readWire(ctx, o.Broker, o.Vhost); err != nil {
 			return Throughput{}, err
 		}
 	}
-	broker := cpuSince(brokerPID(o.AMQP))
-	var cpu0 time.Duration
-	if o.PID > 0 {
-		if cpu0, err = cpuTime(o.PID); err != nil {
-			return Throughput{}, err
-		}
-	}
+	broker := cpuSince(o.Broker.pids()...)
+	server := cpuSince(o.PIDs...)
 	var (
 		mu        sync.Mutex
 		res       = Throughput{Confirmed: map[string]time.Time{}}
@@ -177,19 +172,13 @@ func runThroughput(ctx context.Context, a *api, o throughputOpts) (Throughput, e
 	res.Settle = time.Since(start)
 	res.BrokerCPU = broker()
 	if o.Vhost != "" {
-		w, err := readWire(ctx, o.Vhost)
+		w, err := readWire(ctx, o.Broker, o.Vhost)
 		if err != nil {
 			return res, err
 		}
 		res.Wire = w.Sub(wire0)
 	}
-	if o.PID > 0 {
-		cpu1, err := cpuTime(o.PID)
-		if err != nil {
-			return res, err
-		}
-		res.CPU = cpu1 - cpu0
-	}
+	res.CPU = server()
 	polls.Wait()
 	res.Profile = <-profileCh
 	st, err := a.stats(ctx)

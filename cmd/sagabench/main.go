@@ -63,10 +63,10 @@ type Config struct {
 	ProfileSeconds int      // -profile-seconds, default 5
 	PprofURL       string   // -pprof-url, default the server's URL
 	ServerArgs     []string // -server-args, default none
-	// Taps, from -taps, are the observer's taps to measure side by side in
-	// each run (each a fresh server with -tap); default none: the server's
-	// own default only.
-	Taps []string
+	// Setups, from -compare, are the shapes of sagaboard measured side by
+	// side in each run, each on a fresh server; default none: one server
+	// with -server-args only.
+	Setups []Setup
 }
 
 func parseFlags(args []string, stderr io.Writer) (Config, error) {
@@ -106,7 +106,7 @@ Flags:
 	fs.StringVar(&c.Profile, "profile", "", "write a CPU profile of the server, taken during the throughput mode, to this file (the started sagaboard gets -pprof; with -target, see -pprof-url)")
 	fs.IntVar(&c.ProfileSeconds, "profile-seconds", 5, "with -profile: seconds to profile")
 	fs.StringVar(&c.PprofURL, "pprof-url", "", "with -profile: where the server serves /debug/pprof, e.g. http://127.0.0.1:6060 (default: a free port given to the started sagaboard's -pprof, or -target's URL)")
-	taps := fs.String("taps", "", "measure sagaboard once per tap in each run, side by side, e.g. classic,stream (the order alternates between runs); default: the server's own -tap only")
+	compare := fs.String("compare", "", "measure sagaboard once per setup in each run, side by side, the first the base of the ratios (the order alternates between runs): setups separated by commas, each key=value joined by +, from tap=classic|stream, nodes=1|3 (3: a cluster sagabench starts, with -quorum), store=sqlite|postgres (postgres: a database on 127.0.0.1:5432 made and dropped), payments=N (N payment processes beside a front); e.g. -compare nodes=1,nodes=3 or -compare store=sqlite,store=postgres,store=postgres+payments=2")
 	serverArgs := fs.String("server-args", "", "extra flags for the started sagaboard, space-separated, e.g. \"-deadline 0\"")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -115,16 +115,12 @@ Flags:
 		return c, fmt.Errorf("unexpected argument %q; every option is a flag, see -h", fs.Arg(0))
 	}
 	c.ServerArgs = strings.Fields(*serverArgs)
-	for _, t := range strings.Split(*taps, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			if t != "classic" && t != "stream" {
-				return c, fmt.Errorf("-taps: %q is not a tap; choose from classic,stream", t)
-			}
-			c.Taps = append(c.Taps, t)
-		}
+	var err error
+	if c.Setups, err = parseSetups(*compare); err != nil {
+		return c, err
 	}
-	if len(c.Taps) > 0 && c.Target != "" {
-		return c, errors.New("-taps starts a server per tap; it cannot be used with -target")
+	if len(c.Setups) > 0 && c.Target != "" {
+		return c, errors.New("-compare starts a server per setup; it cannot be used with -target")
 	}
 	c.Target = strings.TrimSuffix(c.Target, "/")
 	if !strings.HasSuffix(c.AMQP, "/") {
@@ -173,15 +169,15 @@ type Run struct {
 	Latency    Latency
 	PeakRSS    int64 // bytes; 0 when unknown
 	Dashboard  Dashboard
-	// Taps is sagaboard measured once per -taps entry, in -taps order;
-	// the fields above are then the first tap's.
-	Taps []TapRun
+	// Setups is sagaboard measured once per -compare setup, in -compare
+	// order; the fields above are then the first setup's.
+	Setups []SetupRun
 }
 
-// TapRun is sagaboard measured with one observer's tap.
-type TapRun struct {
-	Tap string
-	Run Run
+// SetupRun is sagaboard measured in one setup.
+type SetupRun struct {
+	Setup Setup
+	Run   Run
 }
 
 // Ratio is bookings/s over ceiling sagas/s in the same run.
@@ -207,9 +203,11 @@ func run(ctx context.Context, cfg Config, out io.Writer) error {
 			return err
 		}
 	}
+	w := world{bin: bin, cluster: &cluster{}}
+	defer w.cluster.close()
 	var runs []Run
 	for i := 1; i <= cfg.Runs; i++ {
-		r, err := runOnce(ctx, cfg, bin, i)
+		r, err := runOnce(ctx, cfg, w, i)
 		if err != nil {
 			return fmt.Errorf("run %d: %w", i, err)
 		}
@@ -218,7 +216,7 @@ func run(ctx context.Context, cfg Config, out io.Writer) error {
 	var scale []ScalePoint
 	if cfg.Scale {
 		var err error
-		if scale, err = runScale(ctx, cfg, bin); err != nil {
+		if scale, err = runScale(ctx, cfg, w); err != nil {
 			return fmt.Errorf("scale: %w", err)
 		}
 	}
@@ -226,20 +224,40 @@ func run(ctx context.Context, cfg Config, out io.Writer) error {
 	return nil
 }
 
-// server is what one run drives: a child process, or -target.
+// server is what one run drives: child processes, or -target.
 type server struct {
-	base  string
-	pid   int    // 0 when unknown
-	pprof string // where /debug/pprof is, when known
-	vhost string // its vhost when sagabench made it, to read the broker's counters
-	close func()
+	base   string
+	pids   []int  // none when unknown
+	pprof  string // where /debug/pprof is, when known
+	vhost  string // its vhost when sagabench made it, to read the broker's counters
+	broker broker
+	close  func()
 }
 
-func target(ctx context.Context, cfg Config, bin string) (server, error) {
+// world is what the runs share: the program under test, and the cluster
+// that nodes=3 setups run on, started once.
+type world struct {
+	bin     string
+	cluster *cluster
+}
+
+func target(ctx context.Context, cfg Config, w world, st Setup) (server, error) {
+	local := localBroker(cfg.AMQP)
 	if cfg.Target != "" {
-		return server{base: cfg.Target, pid: cfg.PID, pprof: cfg.PprofURL, close: func() {}}, nil
+		var pids []int
+		if cfg.PID > 0 {
+			pids = []int{cfg.PID}
+		}
+		return server{base: cfg.Target, pids: pids, pprof: cfg.PprofURL, broker: local, close: func() {}}, nil
 	}
-	srv, err := startServer(ctx, bin, cfg)
+	b := local
+	if st.Nodes > 1 {
+		var err error
+		if b, err = w.cluster.broker(ctx); err != nil {
+			return server{}, err
+		}
+	}
+	srv, err := startServer(ctx, w.bin, cfg, st, b)
 	if err != nil {
 		return server{}, err
 	}
@@ -247,10 +265,14 @@ func target(ctx context.Context, cfg Config, bin string) (server, error) {
 	if pp == "" {
 		pp = srv.Pprof
 	}
-	return server{base: srv.URL, pid: srv.PID, pprof: pp, vhost: srv.Vhost, close: srv.Close}, nil
+	return server{base: srv.URL, pids: srv.PIDs, pprof: pp, vhost: srv.Vhost, broker: b, close: srv.Close}, nil
 }
 
-func runOnce(ctx context.Context, cfg Config, bin string, n int) (Run, error) {
+// defaultSetup is one process on the broker of -amqp with the server's own
+// defaults: what sagabench measures without -compare.
+var defaultSetup = Setup{Name: "default", Nodes: 1, Store: "sqlite"}
+
+func runOnce(ctx context.Context, cfg Config, w world, n int) (Run, error) {
 	var r Run
 	if cfg.Ceiling {
 		progress("run %d: raw ceiling: %d sagas, then %d one at a time", n, cfg.CeilingN, cfg.LatencyN)
@@ -263,42 +285,40 @@ func runOnce(ctx context.Context, cfg Config, bin string, n int) (Run, error) {
 	if !cfg.Sagaboard {
 		return r, nil
 	}
-	if len(cfg.Taps) == 0 {
-		return measureSagaboard(ctx, cfg, bin, n, r)
+	if len(cfg.Setups) == 0 {
+		return measureSagaboard(ctx, cfg, w, defaultSetup, n, r)
 	}
-	// Side by side: each tap in turn, the order alternating between runs
-	// so neither always goes first on a warming machine.
-	order := slices.Clone(cfg.Taps)
+	// Side by side: each setup in turn, the order alternating between runs
+	// so none always goes first on a warming machine.
+	order := slices.Clone(cfg.Setups)
 	if n%2 == 0 {
 		slices.Reverse(order)
 	}
-	byTap := map[string]Run{}
-	for _, tap := range order {
-		c := cfg
-		c.ServerArgs = append(slices.Clone(cfg.ServerArgs), "-tap", tap)
-		progress("run %d: tap %s", n, tap)
-		sub, err := measureSagaboard(ctx, c, bin, n, Run{})
+	byName := map[string]Run{}
+	for _, st := range order {
+		progress("run %d: setup %s", n, st.Name)
+		sub, err := measureSagaboard(ctx, cfg, w, st, n, Run{})
 		if err != nil {
-			return r, fmt.Errorf("tap %s: %w", tap, err)
+			return r, fmt.Errorf("setup %s: %w", st.Name, err)
 		}
-		byTap[tap] = sub
+		byName[st.Name] = sub
 	}
-	for _, tap := range cfg.Taps {
-		r.Taps = append(r.Taps, TapRun{Tap: tap, Run: byTap[tap]})
+	for _, st := range cfg.Setups {
+		r.Setups = append(r.Setups, SetupRun{Setup: st, Run: byName[st.Name]})
 	}
-	first := r.Taps[0].Run
+	first := r.Setups[0].Run
 	r.Throughput, r.Latency, r.PeakRSS, r.Dashboard = first.Throughput, first.Latency, first.PeakRSS, first.Dashboard
 	return r, nil
 }
 
 // measureSagaboard measures one sagaboard, into r.
-func measureSagaboard(ctx context.Context, cfg Config, bin string, n int, r Run) (Run, error) {
-	srv, err := target(ctx, cfg, bin)
+func measureSagaboard(ctx context.Context, cfg Config, w world, st Setup, n int, r Run) (Run, error) {
+	srv, err := target(ctx, cfg, w, st)
 	if err != nil {
 		return r, err
 	}
 	defer srv.close()
-	base, pid := srv.base, srv.pid
+	base := srv.base
 	a := newAPI(base, cfg.Token, cfg.Clients)
 	seats, err := a.freeSeats(ctx)
 	if err != nil {
@@ -327,7 +347,7 @@ func measureSagaboard(ctx context.Context, cfg Config, bin string, n int, r Run)
 		}
 	}
 	progress("run %d: sagaboard throughput: %d bookings from %d clients, %d viewers", n, cfg.N, cfg.Clients, len(dashClients(dash)))
-	opts := throughputOpts{Seats: seats[:cfg.N], Clients: cfg.Clients, PID: pid, Vhost: srv.vhost, AMQP: cfg.AMQP}
+	opts := throughputOpts{Seats: seats[:cfg.N], Clients: cfg.Clients, PIDs: srv.pids, Vhost: srv.vhost, Broker: srv.broker}
 	if dash != nil {
 		opts.SampleEvery = cfg.StaleEvery
 	}
@@ -351,10 +371,12 @@ func measureSagaboard(ctx context.Context, cfg Config, bin string, n int, r Run)
 	if r.Throughput.Rejected > 0 {
 		progress("run %d: %d POSTs failed; the first: %v", n, r.Throughput.Rejected, r.Throughput.FirstErr)
 	}
-	if pid > 0 {
-		if r.PeakRSS, err = peakRSS(pid); err != nil {
+	for _, pid := range srv.pids {
+		rss, err := peakRSS(pid)
+		if err != nil {
 			return r, err
 		}
+		r.PeakRSS += rss
 	}
 	progress("run %d: sagaboard: %.0f bookings/s, %s", n, r.Throughput.Rate, r.Latency)
 	return r, nil

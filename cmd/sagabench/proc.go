@@ -205,18 +205,27 @@ func listenInodes(port int) map[string]bool {
 	return out
 }
 
-// cpuSince returns a function that reports the CPU pid has used since
-// cpuSince was called; 0 when pid is 0 or cannot be read.
-func cpuSince(pid int) func() time.Duration {
-	if pid == 0 {
-		return func() time.Duration { return 0 }
+// cpuSince returns a function that reports the CPU the processes pids have
+// used together since cpuSince was called; 0 when there are none or one
+// cannot be read.
+func cpuSince(pids ...int) func() time.Duration {
+	total := func() (time.Duration, error) {
+		var sum time.Duration
+		for _, pid := range pids {
+			d, err := cpuTime(pid)
+			if err != nil {
+				return 0, err
+			}
+			sum += d
+		}
+		return sum, nil
 	}
-	t0, err := cpuTime(pid)
-	if err != nil {
+	t0, err := total()
+	if len(pids) == 0 || err != nil {
 		return func() time.Duration { return 0 }
 	}
 	return func() time.Duration {
-		t1, err := cpuTime(pid)
+		t1, err := total()
 		if err != nil {
 			return 0
 		}

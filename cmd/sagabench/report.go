@@ -122,8 +122,8 @@ func report(w io.Writer, cfg Config, m Machine, runs []Run, scale []ScalePoint) 
 			p("               first drop: %v", d0.DropErr)
 		}
 	}
-	if len(runs[0].Taps) > 0 {
-		reportTaps(p, runs, med)
+	if len(runs[0].Setups) > 0 {
+		reportSetups(p, runs, med)
 	}
 	if len(runs) > 1 {
 		p("")
@@ -173,20 +173,21 @@ func medWire(runs []Run, f func(Run) WirePer) WirePer {
 	}
 }
 
-// reportTaps prints each tap's figures, medians over the runs, and each
-// against the first tap as the median of the runs' own ratios: the machine
-// is shared, so a ratio within one run says more than two medians do.
-func reportTaps(p func(string, ...any), runs []Run, med func(func(Run) float64) float64) {
+// reportSetups prints each setup's figures, medians over the runs, and
+// each against the first setup as the median of the runs' own ratios: the
+// machine is shared, so a ratio within one run says more than two medians
+// do.
+func reportSetups(p func(string, ...any), runs []Run, med func(func(Run) float64) float64) {
 	p("")
-	p("taps         each run measured every tap on a fresh server, side by side (medians)")
-	p("  tap        bookings/s  p50       broker ms/booking  server ms/booking")
-	tap := func(r Run, i int) Run { return r.Taps[i].Run }
-	for i, t := range runs[0].Taps {
-		p("  %-9s  %10.0f  %-8s  %17.2f  %17.2f", t.Tap,
-			med(func(r Run) float64 { return tap(r, i).Throughput.Rate }),
-			ms(time.Duration(med(func(r Run) float64 { return float64(tap(r, i).Latency.P50) }))),
-			med(func(r Run) float64 { return tap(r, i).Throughput.BrokerPerBooking() }),
-			med(func(r Run) float64 { return tap(r, i).Throughput.CPUPer1k() }))
+	p("setups       each run measured every setup on a fresh server, side by side (medians)")
+	p("  setup                        bookings/s  p50       broker ms/booking  server ms/booking")
+	at := func(r Run, i int) Run { return r.Setups[i].Run }
+	for i, st := range runs[0].Setups {
+		p("  %-27s  %10.0f  %-8s  %17.2f  %17.2f", st.Setup.Name,
+			med(func(r Run) float64 { return at(r, i).Throughput.Rate }),
+			ms(time.Duration(med(func(r Run) float64 { return float64(at(r, i).Latency.P50) }))),
+			med(func(r Run) float64 { return at(r, i).Throughput.BrokerPerBooking() }),
+			med(func(r Run) float64 { return at(r, i).Throughput.CPUPer1k() }))
 	}
 	ratio := func(a, b float64) float64 {
 		if b == 0 {
@@ -194,15 +195,15 @@ func reportTaps(p func(string, ...any), runs []Run, med func(func(Run) float64) 
 		}
 		return a / b
 	}
-	base := runs[0].Taps[0].Tap
-	for i, t := range runs[0].Taps[1:] {
+	base := runs[0].Setups[0].Setup.Name
+	for i, st := range runs[0].Setups[1:] {
 		i++
-		p("  %s/%s  throughput %.2f×  p50 %.2f×  broker cpu %.2f×  server cpu %.2f×   (median of per-run ratios)", t.Tap, base,
-			med(func(r Run) float64 { return ratio(tap(r, i).Throughput.Rate, tap(r, 0).Throughput.Rate) }),
-			med(func(r Run) float64 { return ratio(float64(tap(r, i).Latency.P50), float64(tap(r, 0).Latency.P50)) }),
+		p("  %s / %s: throughput %.2f×  p50 %.2f×  broker cpu %.2f×  server cpu %.2f×   (median of per-run ratios)", st.Setup.Name, base,
+			med(func(r Run) float64 { return ratio(at(r, i).Throughput.Rate, at(r, 0).Throughput.Rate) }),
+			med(func(r Run) float64 { return ratio(float64(at(r, i).Latency.P50), float64(at(r, 0).Latency.P50)) }),
 			med(func(r Run) float64 {
-				return ratio(tap(r, i).Throughput.BrokerPerBooking(), tap(r, 0).Throughput.BrokerPerBooking())
+				return ratio(at(r, i).Throughput.BrokerPerBooking(), at(r, 0).Throughput.BrokerPerBooking())
 			}),
-			med(func(r Run) float64 { return ratio(tap(r, i).Throughput.CPUPer1k(), tap(r, 0).Throughput.CPUPer1k()) }))
+			med(func(r Run) float64 { return ratio(at(r, i).Throughput.CPUPer1k(), at(r, 0).Throughput.CPUPer1k()) }))
 	}
 }

@@ -23,13 +23,13 @@ type ScalePoint struct {
 	Latency    Latency
 }
 
-func runScale(ctx context.Context, cfg Config, bin string) ([]ScalePoint, error) {
-	srv, err := target(ctx, cfg, bin)
+func runScale(ctx context.Context, cfg Config, w world) ([]ScalePoint, error) {
+	srv, err := target(ctx, cfg, w, defaultSetup)
 	if err != nil {
 		return nil, err
 	}
 	defer srv.close()
-	base, pid := srv.base, srv.pid
+	base := srv.base
 	a := newAPI(base, cfg.Token, cfg.Clients)
 	seats, err := a.freeSeats(ctx)
 	if err != nil {
@@ -59,7 +59,7 @@ func runScale(ctx context.Context, cfg Config, bin string) ([]ScalePoint, error)
 		if err != nil {
 			return nil, err
 		}
-		tp, err := runThroughput(ctx, a, throughputOpts{Seats: pool[scaleWarmup+scaleLatency:], Clients: cfg.Clients, PID: pid, AMQP: cfg.AMQP})
+		tp, err := runThroughput(ctx, a, throughputOpts{Seats: pool[scaleWarmup+scaleLatency:], Clients: cfg.Clients, PIDs: srv.pids, Broker: srv.broker})
 		if err != nil {
 			return nil, err
 		}

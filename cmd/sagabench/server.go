@@ -21,13 +21,13 @@ import (
 // addVhost makes a fresh vhost for one measurement, so nothing left in a
 // queue by an earlier run (or by another program) is counted, and gives
 // guest every permission in it.
-func addVhost(ctx context.Context, prefix string) (string, error) {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	name := prefix + "-" + hex.EncodeToString(b)
+func addVhost(ctx context.Context, b broker, prefix string) (string, error) {
+	r := make([]byte, 4)
+	_, _ = rand.Read(r)
+	name := prefix + "-" + hex.EncodeToString(r)
 	for _, args := range [][]string{{"add_vhost", name}, {"set_permissions", "-p", name, "guest", ".*", ".*", ".*"}} {
-		if out, err := exec.CommandContext(ctx, "rabbitmqctl", args...).CombinedOutput(); err != nil {
-			deleteVhost(name)
+		if out, err := b.ctl(ctx, args...); err != nil {
+			deleteVhost(b, name)
 			return "", fmt.Errorf("vhost: rabbitmqctl %s: %w\n%s", strings.Join(args, " "), err, out)
 		}
 	}
@@ -36,10 +36,10 @@ func addVhost(ctx context.Context, prefix string) (string, error) {
 
 // deleteVhost removes a vhost and everything in it. It runs on the way out,
 // also after Ctrl-C, so it does not take the (cancelled) run context.
-func deleteVhost(name string) {
+func deleteVhost(b broker, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, "rabbitmqctl", "delete_vhost", name).CombinedOutput(); err != nil {
+	if out, err := b.ctl(ctx, "delete_vhost", name); err != nil {
 		fmt.Fprintf(os.Stderr, "sagabench: could not delete vhost %s (delete it with `rabbitmqctl delete_vhost %s`): %v\n%s", name, name, err, out)
 	}
 }
@@ -73,36 +73,69 @@ func buildServer(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
-// Server is a sagaboard child process in its own vhost and data folder.
+// Server is sagaboard as one setup runs it: one process, or a front and
+// payment processes beside it, in its own vhost, data folder and, for
+// PostgreSQL, database.
 type Server struct {
-	URL   string
-	PID   int
-	Vhost string
-	Pprof string // where its /debug/pprof is served, with -profile
+	URL    string
+	PIDs   []int // every process, the front first
+	Vhost  string
+	Broker broker
+	Pprof  string // where the front's /debug/pprof is served, with -profile
 
+	procs  []*proc
+	data   string
+	dropDB func()
+}
+
+// proc is one sagaboard process.
+type proc struct {
 	cmd  *exec.Cmd
-	data string
 	log  *tailBuffer
 	done chan struct{}
 }
 
 var readyURL = regexp.MustCompile(`url=(http://\S+)`)
 
-// startServer starts bin on :0 with a fresh vhost and data folder and waits
-// for its ready line.
-func startServer(ctx context.Context, bin string, cfg Config) (*Server, error) {
-	vhost, err := addVhost(ctx, "sagabench")
+// frontParts are the parts the front runs when payment runs apart.
+const frontParts = "web,booking,observer,seats,compensation,notification"
+
+// startServer starts sagaboard as setup st says, on :0 with a fresh vhost on
+// b and a fresh data folder, and waits for every process's ready line.
+func startServer(ctx context.Context, bin string, cfg Config, st Setup, b broker) (*Server, error) {
+	vhost, err := addVhost(ctx, b, "sagabench")
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.MkdirTemp("", "sagabench-data-")
-	if err != nil {
-		deleteVhost(vhost)
+	s := &Server{Vhost: vhost, Broker: b}
+	if s.data, err = os.MkdirTemp("", "sagabench-data-"); err != nil {
+		s.cleanup()
 		return nil, fmt.Errorf("server: data folder: %w", err)
 	}
-	s := &Server{Vhost: vhost, data: data, log: &tailBuffer{max: 64 << 10}, done: make(chan struct{})}
-	args := []string{"-addr", "127.0.0.1:0", "-amqp", cfg.AMQP + vhost, "-data", data,
+	// Every process shares the data folder: each part opens its own file,
+	// and payment processes on one machine share payment.db, as the
+	// README's split recipe does.
+	common := []string{"-amqp", b.amqp(vhost), "-data", s.data,
 		"-rows", fmt.Sprint(venueSide), "-cols", fmt.Sprint(venueSide)}
+	if st.Tap != "" {
+		common = append(common, "-tap", st.Tap)
+	}
+	if st.Nodes > 1 {
+		common = append(common, "-quorum")
+	}
+	if st.Store == "postgres" {
+		dsn, drop, err := makeDatabase(ctx)
+		if err != nil {
+			s.cleanup()
+			return nil, err
+		}
+		s.dropDB = drop
+		common = append(common, "-store", dsn)
+	}
+	front := append([]string{"-addr", "127.0.0.1:0"}, common...)
+	if st.Payments > 0 {
+		front = append(front, "-only", frontParts)
+	}
 	if cfg.Profile != "" && cfg.PprofURL == "" {
 		// The profiler listens on its own address; sagaboard does not log
 		// it, so pick a free port here.
@@ -111,27 +144,44 @@ func startServer(ctx context.Context, bin string, cfg Config) (*Server, error) {
 			s.cleanup()
 			return nil, err
 		}
-		args = append(args, "-pprof", addr)
+		front = append(front, "-pprof", addr)
 		s.Pprof = "http://" + addr
 	}
-	args = append(args, cfg.ServerArgs...)
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Env = os.Environ()
+	front = append(front, cfg.ServerArgs...)
+	if s.URL, err = s.start(ctx, bin, front); err != nil {
+		s.Close()
+		return nil, err
+	}
+	for range st.Payments {
+		args := append(append([]string{"-only", "payment"}, common...), cfg.ServerArgs...)
+		if _, err := s.start(ctx, bin, args); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// start starts one process and waits for its ready line; it returns the
+// URL the line names, if any.
+func (s *Server) start(ctx context.Context, bin string, args []string) (string, error) {
+	p := &proc{log: &tailBuffer{max: 64 << 10}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = os.Environ()
 	// Its own process group keeps a Ctrl-C in the terminal from reaching it
 	// directly: sagabench stops it in order, then deletes its vhost. The
 	// death signal stops it if sagabench itself dies.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	stderr, err := s.cmd.StderrPipe()
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
-		s.cleanup()
-		return nil, fmt.Errorf("server: stderr pipe: %w", err)
+		return "", fmt.Errorf("server: stderr pipe: %w", err)
 	}
-	s.cmd.Stdout = s.log
-	if err := s.cmd.Start(); err != nil {
-		s.cleanup()
-		return nil, fmt.Errorf("server: start %s: %w", bin, err)
+	p.cmd.Stdout = p.log
+	if err := p.cmd.Start(); err != nil {
+		return "", fmt.Errorf("server: start %s: %w", bin, err)
 	}
-	s.PID = s.cmd.Process.Pid
+	s.procs = append(s.procs, p)
+	s.PIDs = append(s.PIDs, p.cmd.Process.Pid)
 	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -139,60 +189,68 @@ func startServer(ctx context.Context, bin string, cfg Config) (*Server, error) {
 		sent := false
 		for sc.Scan() {
 			line := sc.Text()
-			s.log.Write([]byte(line + "\n"))
+			p.log.Write([]byte(line + "\n"))
 			if !sent && strings.Contains(line, "sagaboard ready") {
+				url := ""
 				if m := readyURL.FindStringSubmatch(line); m != nil {
-					ready <- strings.TrimSuffix(m[1], "/")
-					sent = true
+					url = strings.TrimSuffix(m[1], "/")
 				}
+				ready <- url
+				sent = true
 			}
 		}
-		_ = s.cmd.Wait()
-		close(s.done)
+		_ = p.cmd.Wait()
+		close(p.done)
 	}()
 	select {
-	case s.URL = <-ready:
-		return s, nil
-	case <-s.done:
-		err = fmt.Errorf("server: sagaboard exited before it was ready:\n%s", s.log.String())
+	case url := <-ready:
+		return url, nil
+	case <-p.done:
+		return "", fmt.Errorf("server: sagaboard %s exited before it was ready:\n%s", strings.Join(args[:2], " "), p.log.String())
 	case <-time.After(60 * time.Second):
-		err = fmt.Errorf("server: sagaboard was not ready in 60s:\n%s", s.log.String())
+		return "", fmt.Errorf("server: sagaboard was not ready in 60s:\n%s", p.log.String())
 	case <-ctx.Done():
-		err = ctx.Err()
+		return "", ctx.Err()
 	}
-	s.Close()
-	return nil, err
 }
 
-// Alive reports an error with the log's tail if the process has exited.
+// Alive reports an error with the log's tail if a process has exited.
 func (s *Server) Alive() error {
-	select {
-	case <-s.done:
-		return fmt.Errorf("server: sagaboard exited:\n%s", s.log.String())
-	default:
-		return nil
+	for _, p := range s.procs {
+		select {
+		case <-p.done:
+			return fmt.Errorf("server: sagaboard exited:\n%s", p.log.String())
+		default:
+		}
 	}
+	return nil
 }
 
-// Close stops the process gracefully (SIGKILL after 20s) and removes its
-// vhost and data folder.
+// Close stops the processes gracefully (SIGKILL after 20s), payment first,
+// and removes the vhost, data folder and database.
 func (s *Server) Close() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		p := s.procs[i]
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-s.done:
+		case <-p.done:
 		case <-time.After(20 * time.Second):
 			fmt.Fprintln(os.Stderr, "sagabench: sagaboard did not stop within 20s of SIGTERM; killing it")
-			_ = s.cmd.Process.Kill()
-			<-s.done
+			_ = p.cmd.Process.Kill()
+			<-p.done
 		}
 	}
 	s.cleanup()
 }
 
 func (s *Server) cleanup() {
-	deleteVhost(s.Vhost)
-	_ = os.RemoveAll(s.data)
+	deleteVhost(s.Broker, s.Vhost)
+	if s.data != "" {
+		_ = os.RemoveAll(s.data)
+	}
+	if s.dropDB != nil {
+		s.dropDB()
+	}
 }
 
 // freeLoopback returns a loopback address with a port that was free a

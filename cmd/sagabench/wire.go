@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
@@ -58,7 +57,7 @@ func (p WirePer) String() string {
 // readWire sums the counters of vhost's connections and queues as they are
 // now. A connection closed since an earlier read takes its counts with it,
 // so read both ends of a span while the same connections are open.
-func readWire(ctx context.Context, vhost string) (Wire, error) {
+func readWire(ctx context.Context, b broker, vhost string) (Wire, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var w Wire
@@ -69,7 +68,7 @@ func readWire(ctx context.Context, vhost string) (Wire, error) {
 		SendOct  int64 `json:"send_oct"`
 		Channels int   `json:"channels"`
 	}
-	if err := ctlJSON(ctx, &conns, "list_connections", "-p", vhost, "recv_cnt", "send_cnt", "recv_oct", "send_oct", "channels"); err != nil {
+	if err := ctlJSON(ctx, b, &conns, "list_connections", "-p", vhost, "recv_cnt", "send_cnt", "recv_oct", "send_oct", "channels"); err != nil {
 		return w, err
 	}
 	for _, c := range conns {
@@ -86,7 +85,7 @@ func readWire(ctx context.Context, vhost string) (Wire, error) {
 		DiskWrites any `json:"disk_writes"`
 		DiskReads  any `json:"disk_reads"`
 	}
-	if err := ctlJSON(ctx, &queues, "list_queues", "-p", vhost, "disk_writes", "disk_reads"); err != nil {
+	if err := ctlJSON(ctx, b, &queues, "list_queues", "-p", vhost, "disk_writes", "disk_reads"); err != nil {
 		return w, err
 	}
 	for _, q := range queues {
@@ -104,13 +103,13 @@ func number(v any) int64 {
 }
 
 // ctlJSON runs a rabbitmqctl listing with the JSON formatter into out.
-func ctlJSON(ctx context.Context, out any, args ...string) error {
+func ctlJSON(ctx context.Context, b broker, out any, args ...string) error {
 	args = append([]string{"-q", "--formatter", "json"}, args...)
-	b, err := exec.CommandContext(ctx, "rabbitmqctl", args...).Output()
+	raw, err := b.ctl(ctx, args...)
 	if err != nil {
 		return fmt.Errorf("wire: rabbitmqctl %s: %w", args[3], err)
 	}
-	if err := json.Unmarshal(b, out); err != nil {
+	if err := json.Unmarshal(raw, out); err != nil {
 		return fmt.Errorf("wire: read rabbitmqctl %s: %w", args[3], err)
 	}
 	return nil
