@@ -197,3 +197,24 @@ func TestBrokerPIDFindsTheLocalNode(t *testing.T) {
 		t.Error("with no broker to read, the broker's CPU must read 0, not a guess")
 	}
 }
+
+func TestCompareReadsSetupsAndRefusesWhatItCannotRun(t *testing.T) {
+	got, err := parseSetups("nodes=1, nodes=3 ,store=postgres+payments=2,tap=stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Setup{
+		{Name: "nodes=1", Nodes: 1, Store: "sqlite"},
+		{Name: "nodes=3", Nodes: 3, Store: "sqlite"},
+		{Name: "store=postgres+payments=2", Nodes: 1, Store: "postgres", Payments: 2},
+		{Name: "tap=stream", Nodes: 1, Store: "sqlite", Tap: "stream"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("parseSetups = %+v\nwant %+v", got, want)
+	}
+	for _, bad := range []string{"nodes=2", "store=mysql", "payments=0", "payments=x", "tap=fast", "colour=red", "nodes"} {
+		if _, err := parseSetups(bad); err == nil || !strings.HasPrefix(err.Error(), "-compare: ") {
+			t.Errorf("parseSetups(%q) = %v, want a sentence starting with -compare:", bad, err)
+		}
+	}
+}
