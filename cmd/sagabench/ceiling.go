@@ -329,7 +329,7 @@ func (c *ceiling) latency(ctx context.Context, warmup, n int) ([]time.Duration, 
 // measureCeiling measures the raw ceiling in a fresh vhost: throughput over
 // n sagas, then latency over latN one at a time.
 func measureCeiling(ctx context.Context, cfg Config, n, warmup, latN int) (CeilingResult, error) {
-	local := localBroker(cfg.AMQP)
+	local := localBroker(cfg)
 	vhost, err := addVhost(ctx, local, "sagabench-ceiling")
 	if err != nil {
 		return CeilingResult{}, err

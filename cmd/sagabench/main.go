@@ -43,6 +43,7 @@ const trafficSample = 50
 // and default.
 type Config struct {
 	AMQP           string   // -amqp, default amqp://guest:guest@localhost:5672/; a vhost name is appended
+	Node           string   // -node, default none: rabbitmqctl's default node
 	Target         string   // -target, default none: start the real program
 	PID            int      // -pid, default 0: with -target, the server's pid for CPU and memory
 	Token          string   // -token, default none: the server's token, with -target
@@ -87,6 +88,7 @@ Flags:
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.AMQP, "amqp", "amqp://guest:guest@localhost:5672/", "the broker, without a vhost: each measurement gets a fresh one")
+	fs.StringVar(&c.Node, "node", "", "-amqp's Erlang node name, for rabbitmqctl -n, when it is not the machine's default node: e.g. a node of `make cluster` (sagaboard-1@localhost), so that no other program's traffic counts in the broker's CPU")
 	fs.StringVar(&c.Target, "target", "", "benchmark the sagaboard at this URL instead of starting one; it must be otherwise idle (completion is \"no booking pending\") and have free seats; CPU and memory need -pid")
 	fs.IntVar(&c.PID, "pid", 0, "with -target: the server's process id, to read its CPU time and peak memory from /proc")
 	fs.StringVar(&c.Token, "token", "", "with -target: the server's -token, sent as Authorization: Bearer")
@@ -242,7 +244,7 @@ type world struct {
 }
 
 func target(ctx context.Context, cfg Config, w world, st Setup) (server, error) {
-	local := localBroker(cfg.AMQP)
+	local := localBroker(cfg)
 	if cfg.Target != "" {
 		var pids []int
 		if cfg.PID > 0 {

@@ -79,9 +79,13 @@ type broker struct {
 	ctl  func(ctx context.Context, args ...string) ([]byte, error)
 }
 
-// localBroker is the broker of -amqp, reached by the machine's rabbitmqctl.
-func localBroker(amqpURL string) broker {
-	return broker{urls: []string{amqpURL}, ctl: func(ctx context.Context, args ...string) ([]byte, error) {
+// localBroker is the broker of -amqp, reached by the machine's rabbitmqctl
+// (with -node, that node).
+func localBroker(cfg Config) broker {
+	return broker{urls: []string{cfg.AMQP}, ctl: func(ctx context.Context, args ...string) ([]byte, error) {
+		if cfg.Node != "" {
+			args = append([]string{"-n", cfg.Node}, args...)
+		}
 		return exec.CommandContext(ctx, "rabbitmqctl", args...).CombinedOutput()
 	}}
 }
