@@ -26,7 +26,7 @@ import (
 	"github.com/sagaboard/sagaboard/services/rabbit"
 	"github.com/sagaboard/sagaboard/services/saga"
 	"github.com/sagaboard/sagaboard/services/seats"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 	"github.com/sagaboard/sagaboard/web"
 	"github.com/sagaboard/sagaboard/web/api"
 )
@@ -69,7 +69,7 @@ type Main struct {
 	control  *rabbit.Broker            // the one this process's control messages go through
 	senders  saga.Senders              // nil on an unprovisioned vhost
 	tracing  *opentelemetry.Tracing
-	dbs      []*sqlite.DB
+	dbs      []*store.DB
 	server   *web.Server
 	http     *http.Server
 	pprof    *http.Server
@@ -128,8 +128,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := loadSwitches(switches, c.Data); err != nil {
 		return err
 	}
-	open := func(name string) (*sqlite.DB, error) {
-		db, err := sqlite.Open(ctx, filepath.Join(c.Data, name+".db"))
+	open := func(name string) (*store.DB, error) {
+		db, err := store.Open(ctx, filepath.Join(c.Data, name+".db"))
 		if err != nil {
 			return nil, err
 		}

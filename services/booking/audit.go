@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/sagaboard/sagaboard/services/invariants"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // Audit is Booking's store as the invariant checker reads it: read-only
@@ -18,7 +18,7 @@ type Audit struct{ s *Service }
 // updated_at its change feed reads by: one short write at start, nothing
 // once the index exists.
 func (s *Service) Audit(ctx context.Context) (*Audit, error) {
-	if err := s.db.Migrate(ctx, "booking-audit", sqlite.Exec(`CREATE INDEX IF NOT EXISTS bookings_updated ON bookings (updated_at)`)); err != nil {
+	if err := s.db.Migrate(ctx, "booking-audit", store.Exec(`CREATE INDEX IF NOT EXISTS bookings_updated ON bookings (updated_at)`)); err != nil {
 		return nil, fmt.Errorf("booking: index for the audit: %w", err)
 	}
 	return &Audit{s: s}, nil

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // Statuses of a booking and of a seat. The words live in services/saga;
@@ -76,9 +76,9 @@ type Filter struct {
 
 // Service is the Booking participant.
 type Service struct {
-	db     *sqlite.DB
-	relay  *sqlite.Relay
-	runner sqlite.Runner
+	db     *store.DB
+	relay  *store.Relay
+	runner store.Runner
 	venue  saga.Venue
 	// deadline is how long a booking may stay pending before it is
 	// compensated; 0 turns the check off.
@@ -91,8 +91,8 @@ type Service struct {
 
 // New opens Booking's store, creating the venue at the given size the first
 // time; later starts keep the venue they find.
-func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, venue saga.Venue, deadline time.Duration, log *slog.Logger) (*Service, error) {
-	err := db.Migrate(ctx, "booking", sqlite.Exec(`CREATE TABLE IF NOT EXISTS venue (id INTEGER PRIMARY KEY CHECK (id = 1), rows INTEGER NOT NULL, cols INTEGER NOT NULL)`,
+func New(ctx context.Context, db *store.DB, bus saga.Bus, venue saga.Venue, deadline time.Duration, log *slog.Logger) (*Service, error) {
+	err := db.Migrate(ctx, "booking", store.Exec(`CREATE TABLE IF NOT EXISTS venue (id INTEGER PRIMARY KEY CHECK (id = 1), rows INTEGER NOT NULL, cols INTEGER NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS seats (
 			id         TEXT PRIMARY KEY,
 			pos        INTEGER NOT NULL,
@@ -155,8 +155,8 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, venue saga.Venue, dea
 	}
 	log = log.With("participant", saga.PartBooking)
 	s := &Service{db: db, venue: v, deadline: deadline, log: log, changed: func(string) {}}
-	s.relay = sqlite.NewRelay(db, bus, log)
-	s.runner = sqlite.Runner{DB: db, Relay: s.relay, Bus: bus, Log: log, Committed: func(m saga.Message) { s.changed(m.CorrelationID) }}
+	s.relay = store.NewRelay(db, bus, log)
+	s.runner = store.Runner{DB: db, Relay: s.relay, Bus: bus, Log: log, Committed: func(m saga.Message) { s.changed(m.CorrelationID) }}
 	return s, nil
 }
 
@@ -165,7 +165,7 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, venue saga.Venue, dea
 // Run; without it Booking's consumers are never slowed.
 func (s *Service) SlowWith(sw *saga.Switches) { s.runner.Switches = sw }
 
-func ensureVenue(ctx context.Context, db *sqlite.DB, want saga.Venue) (saga.Venue, error) {
+func ensureVenue(ctx context.Context, db *store.DB, want saga.Venue) (saga.Venue, error) {
 	var v saga.Venue
 	err := db.QueryRowContext(ctx, `SELECT rows, cols FROM venue WHERE id = 1`).Scan(&v.Rows, &v.Cols)
 	if err == nil {
@@ -177,7 +177,7 @@ func ensureVenue(ctx context.Context, db *sqlite.DB, want saga.Venue) (saga.Venu
 	if err := want.Validate(); err != nil {
 		return v, fmt.Errorf("booking: %w", err)
 	}
-	_, err = db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+	_, err = db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO venue (id, rows, cols) VALUES (1, ?, ?)`, want.Rows, want.Cols); err != nil {
 			return nil, fmt.Errorf("booking: create venue: %w", err)
 		}
@@ -205,8 +205,8 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Go(func() { s.enforceDeadline(ctx) })
 	}
 	err := s.runner.Run(ctx,
-		sqlite.Consumption{Queue: saga.SeatReleaseQueue, Effect: s.ReleaseOnUndo},
-		sqlite.Consumption{Queue: saga.BookingUpdateQueue, Effect: s.UpdateOnOutcome},
+		store.Consumption{Queue: saga.SeatReleaseQueue, Effect: s.ReleaseOnUndo},
+		store.Consumption{Queue: saga.BookingUpdateQueue, Effect: s.UpdateOnOutcome},
 	)
 	wg.Wait()
 	return err
@@ -222,7 +222,7 @@ func (s *Service) Create(ctx context.Context, userID string, seats []string) (Bo
 	now := time.Now().UTC()
 	b := Booking{ID: saga.NewID(), UserID: userID, Seats: seats, AmountCents: saga.Amount(len(seats)),
 		Status: StatusPending, CreatedAt: now, UpdatedAt: now}
-	_, err := s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+	_, err := s.db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
 		for _, seat := range seats {
 			// The seat row is only ever changed under the one writer, so
 			// this check and the update below cannot interleave with another
@@ -257,7 +257,7 @@ func (s *Service) Create(ctx context.Context, userID string, seats []string) (Bo
 // ReleaseOnUndo is Booking's undo: free the held seats and cancel the
 // booking, then have the user told. It is the last undo of the chain, so when
 // it commits the booking is compensated.
-func (s *Service) ReleaseOnUndo(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
+func (s *Service) ReleaseOnUndo(ctx context.Context, tx *store.Tx, m saga.Message) ([]saga.Message, error) {
 	e, err := saga.Expect(m, saga.TypeSeatReleaseRequested, saga.TypePaymentRefunded)
 	if err != nil {
 		return nil, err
@@ -295,7 +295,7 @@ func (s *Service) ReleaseOnUndo(ctx context.Context, tx *sqlite.Tx, m saga.Messa
 
 // UpdateOnOutcome records what other participants report: the seats were
 // sold (the pivot: confirmed), or the user was told (notified).
-func (s *Service) UpdateOnOutcome(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
+func (s *Service) UpdateOnOutcome(ctx context.Context, tx *store.Tx, m saga.Message) ([]saga.Message, error) {
 	switch m.Type {
 	case saga.TypeBookingCancelled, saga.TypeNotificationRetry:
 		return nil, nil // our own message, or a retry: nothing for Booking to do
@@ -359,7 +359,7 @@ func (s *Service) ExpireOverdue(ctx context.Context, now time.Time) (int, error)
 		return 0, err
 	}
 	n := 0
-	_, err = s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+	_, err = s.db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
 		rows, err := tx.QueryContext(ctx, `SELECT `+bookingCols+` FROM bookings WHERE status = 'pending' AND expired = 0 AND created_at < ? LIMIT 200`, cutoff)
 		if err != nil {
 			return nil, fmt.Errorf("booking: find overdue: %w", err)

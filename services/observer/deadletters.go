@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // DeadLetter is a message no participant could handle.
@@ -59,7 +59,7 @@ type DeadLetterStats struct {
 func (s *Service) recordDead(ctx context.Context, msgs []saga.Message) []saga.Outcome {
 	outs := make([]saga.Outcome, len(msgs))
 	fresh := make([]DeadLetter, 0, len(msgs))
-	_, err := s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+	_, err := s.db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
 		for _, m := range msgs {
 			body := m.Body
 			if len(body) > MaxStoredBody {
@@ -136,9 +136,9 @@ func (s *Service) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, err
 		if err := rows.Scan(&d.ID, &d.MessageID, &d.Queue, &d.Reason, &d.Type, &d.BookingID, &body, &at, &replayed, &d.OriginalSender); err != nil {
 			return nil, fmt.Errorf("observer: scan dead letter: %w", err)
 		}
-		d.Body, d.At, d.Forged = textPrefix(body, 4096), sqlite.Time(at), forged(d.Reason)
+		d.Body, d.At, d.Forged = textPrefix(body, 4096), store.Time(at), forged(d.Reason)
 		if replayed.Valid {
-			t := sqlite.Time(replayed.Int64)
+			t := store.Time(replayed.Int64)
 			d.ReplayedAt = &t
 		}
 		out = append(out, d)
@@ -176,7 +176,7 @@ func (s *Service) Replay(ctx context.Context, id string) error {
 	if err := s.bus.Replay(ctx, queue, m); err != nil {
 		return fmt.Errorf("observer: replay %s: %w", id, err)
 	}
-	_, err = s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+	_, err = s.db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
 		_, err := tx.ExecContext(ctx, `UPDATE dead_letters SET replayed_at = ? WHERE id = ?`, time.Now().UnixMilli(), id)
 		return nil, err
 	})

@@ -13,7 +13,7 @@ import (
 
 	"github.com/sagaboard/sagaboard/services/observer"
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // queueBus hands the test the observer's handler for each queue.
@@ -37,7 +37,7 @@ func (b *queueBus) Consume(ctx context.Context, queue string, _ saga.ConsumeOpti
 func MustRunObserver(t *testing.T, queue string) (*observer.Service, saga.BatchHandler) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "observer.db"))
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "observer.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

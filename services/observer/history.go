@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // Going back in time reads three records: the events (what the saga did),
@@ -80,7 +80,7 @@ func sameDepths(a, b []saga.QueueStat) bool {
 
 // RecordDepths keeps one set of queue depths, read at at.
 func (s *Service) RecordDepths(ctx context.Context, at time.Time, stats []saga.QueueStat) error {
-	_, err := s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+	_, err := s.db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
 		for _, q := range stats {
 			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO queue_depths (at, name, ready, unacked, consumers) VALUES (?, ?, ?, ?, ?)`,
 				at.UnixMilli(), q.Name, q.Ready, q.Unacked, q.Consumers); err != nil {
@@ -98,7 +98,7 @@ func (s *Service) RecordDepths(ctx context.Context, at time.Time, stats []saga.Q
 // PruneDepths deletes depth samples older than before, except the newest
 // set, which is in force until the next one.
 func (s *Service) PruneDepths(ctx context.Context, before time.Time) error {
-	_, err := s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+	_, err := s.db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
 		_, err := tx.ExecContext(ctx, `DELETE FROM queue_depths WHERE at < ? AND at < (SELECT MAX(at) FROM queue_depths)`, before.UnixMilli())
 		return nil, err
 	})
@@ -146,7 +146,7 @@ func (s *Service) DepthsAt(ctx context.Context, at time.Time) (time.Time, []saga
 		return len(order) + 1
 	}
 	slices.SortStableFunc(out, func(a, b saga.QueueStat) int { return rank(a) - rank(b) })
-	return sqlite.Time(when), out, nil
+	return store.Time(when), out, nil
 }
 
 // MaxHistoryEvents bounds how many events EventsUntil reads, so one moment
@@ -195,5 +195,5 @@ func (s *Service) Recorded(ctx context.Context) (from, to time.Time, err error) 
 	if lo == 0 {
 		return time.Time{}, time.Time{}, nil
 	}
-	return sqlite.Time(lo), sqlite.Time(hi), nil
+	return store.Time(lo), store.Time(hi), nil
 }

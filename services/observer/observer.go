@@ -16,7 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // Event is one observed message.
@@ -48,7 +48,7 @@ func (e Event) Envelope() saga.Envelope {
 
 // Service is the observer.
 type Service struct {
-	db  *sqlite.DB
+	db  *store.DB
 	bus saga.Bus
 	log *slog.Logger
 
@@ -59,8 +59,8 @@ type Service struct {
 }
 
 // New opens the observer's store.
-func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*Service, error) {
-	err := db.Migrate(ctx, "observer", sqlite.Exec(`CREATE TABLE IF NOT EXISTS events (
+func New(ctx context.Context, db *store.DB, bus saga.Bus, log *slog.Logger) (*Service, error) {
+	err := db.Migrate(ctx, "observer", store.Exec(`CREATE TABLE IF NOT EXISTS events (
 			seq          INTEGER PRIMARY KEY AUTOINCREMENT,
 			message_id   TEXT NOT NULL,
 			routing_key  TEXT NOT NULL,
@@ -97,14 +97,14 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*S
 		`INSERT OR IGNORE INTO dead_letter_stats (id, dropped) VALUES (1, 0)`),
 		// caused_by came after the first release: files made before it lack
 		// it, and their old events keep it empty.
-		sqlite.AddColumn("events", "caused_by", "TEXT NOT NULL DEFAULT ''"),
+		store.AddColumn("events", "caused_by", "TEXT NOT NULL DEFAULT ''"),
 		// original_sender came with broker-validated senders; older dead
 		// letters do not know theirs.
-		sqlite.AddColumn("dead_letters", "original_sender", "TEXT NOT NULL DEFAULT ''"),
+		store.AddColumn("dead_letters", "original_sender", "TEXT NOT NULL DEFAULT ''"),
 		// switch_changes came with explaining past waits: a booking that
 		// waited behind a paused step keeps the reason after the switch is
 		// back, read from the switches as they were, not as they are.
-		sqlite.Exec(`CREATE TABLE IF NOT EXISTS switch_changes (
+		store.Exec(`CREATE TABLE IF NOT EXISTS switch_changes (
 			at       INTEGER NOT NULL,
 			by       TEXT NOT NULL,
 			switches BLOB NOT NULL,
@@ -112,11 +112,11 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*S
 		) WITHOUT ROWID`),
 		// trace_id came with tracing, after switch_changes; older events
 		// have none.
-		sqlite.AddColumn("events", "trace_id", "TEXT NOT NULL DEFAULT ''"),
+		store.AddColumn("events", "trace_id", "TEXT NOT NULL DEFAULT ''"),
 		// queue_depths and the published_at index came with going back in
 		// time: the queues' depths as the observer saw them, and events
 		// read in the order they were sent, up to a moment.
-		sqlite.Exec(`CREATE TABLE IF NOT EXISTS queue_depths (
+		store.Exec(`CREATE TABLE IF NOT EXISTS queue_depths (
 			at        INTEGER NOT NULL,
 			name      TEXT NOT NULL,
 			ready     INTEGER NOT NULL,
@@ -158,7 +158,7 @@ func (s *Service) record(ctx context.Context, msgs []saga.Message) []saga.Outcom
 	outs := make([]saga.Outcome, len(msgs))
 	now := time.Now().UTC()
 	var fresh []Event
-	_, err := s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+	_, err := s.db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
 		for _, m := range msgs {
 			ev := Event{MessageID: m.ID, BookingID: m.CorrelationID, Queue: m.RoutingKey, Type: m.Type, Source: m.Source,
 				CausedBy: clip(m.CausationID, 64), Attempt: m.Attempt, At: m.Timestamp.UTC(), ObservedAt: now, Payload: payload(m.Body, m.Size), Redelivered: m.Redelivered, TraceID: m.Trace.TraceID()}
@@ -257,7 +257,7 @@ func scanEvent(rows *sql.Rows) (Event, error) {
 	if err := rows.Scan(&e.Seq, &e.MessageID, &e.Queue, &e.BookingID, &e.Type, &e.Source, &e.CausedBy, &e.Attempt, &pub, &obs, &p, &e.TraceID); err != nil {
 		return e, fmt.Errorf("observer: scan event: %w", err)
 	}
-	e.At, e.ObservedAt, e.Payload = sqlite.Time(pub), sqlite.Time(obs), json.RawMessage(p)
+	e.At, e.ObservedAt, e.Payload = store.Time(pub), store.Time(obs), json.RawMessage(p)
 	return e, nil
 }
 

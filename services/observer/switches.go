@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // SwitchChange is the failure switches as one change set them: in force
@@ -28,7 +28,7 @@ func (s *Service) RecordSwitches(ctx context.Context, st saga.SwitchState) error
 	if err != nil {
 		return fmt.Errorf("observer: encode switches: %w", err)
 	}
-	_, err = s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+	_, err = s.db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
 		_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO switch_changes (at, by, switches) VALUES (?, ?, ?)`,
 			st.At, st.By, body)
 		return nil, err
@@ -79,7 +79,7 @@ func (s *Service) SwitchesDuring(ctx context.Context, from, to time.Time) ([]Swi
 		if err := rows.Scan(&at, &body); err != nil {
 			return nil, fmt.Errorf("observer: scan switch change: %w", err)
 		}
-		c := SwitchChange{At: sqlite.Time(at)}
+		c := SwitchChange{At: store.Time(at)}
 		if err := json.Unmarshal(body, &c.Switches); err != nil {
 			return nil, fmt.Errorf("observer: decode switch change at %d: %w", at, err)
 		}

@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // Service is the Payment participant.
 type Service struct {
-	db       *sqlite.DB
-	runner   sqlite.Runner
+	db       *store.DB
+	runner   store.Runner
 	switches *saga.Switches
 	log      *slog.Logger
 }
@@ -31,8 +31,8 @@ type Entry struct {
 }
 
 // New opens Payment's store and returns the service.
-func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, sw *saga.Switches, log *slog.Logger) (*Service, error) {
-	err := db.Migrate(ctx, "payment", sqlite.Exec(`CREATE TABLE IF NOT EXISTS ledger (
+func New(ctx context.Context, db *store.DB, bus saga.Bus, sw *saga.Switches, log *slog.Logger) (*Service, error) {
+	err := db.Migrate(ctx, "payment", store.Exec(`CREATE TABLE IF NOT EXISTS ledger (
 		booking_id   TEXT NOT NULL,
 		kind         TEXT NOT NULL CHECK (kind IN ('charge', 'refund')),
 		amount_cents INTEGER NOT NULL,
@@ -51,23 +51,23 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, sw *saga.Switches, lo
 	}
 	log = log.With("participant", saga.PartPayment)
 	s := &Service{db: db, switches: sw, log: log}
-	s.runner = sqlite.Runner{DB: db, Relay: sqlite.NewRelay(db, bus, log), Bus: bus, Switches: sw, Log: log}
+	s.runner = store.Runner{DB: db, Relay: store.NewRelay(db, bus, log), Bus: bus, Switches: sw, Log: log}
 	return s, nil
 }
 
 // Run consumes payment_queue and refund_queue until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	return s.runner.Run(ctx,
-		sqlite.Consumption{Queue: saga.PaymentQueue, Effect: s.ChargeOnBookingCreated, Switch: saga.PartPayment},
+		store.Consumption{Queue: saga.PaymentQueue, Effect: s.ChargeOnBookingCreated, Switch: saga.PartPayment},
 		// Refunds ignore the switches: an undo must not be made to fail by
 		// the fault a person injected to cause it.
-		sqlite.Consumption{Queue: saga.RefundQueue, Effect: s.RefundOnRefundRequested},
+		store.Consumption{Queue: saga.RefundQueue, Effect: s.RefundOnRefundRequested},
 	)
 }
 
 // ChargeOnBookingCreated charges the booking, or declines it when the
 // payment switch says so.
-func (s *Service) ChargeOnBookingCreated(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
+func (s *Service) ChargeOnBookingCreated(ctx context.Context, tx *store.Tx, m saga.Message) ([]saga.Message, error) {
 	e, err := saga.Expect(m, saga.TypeBookingCreated)
 	if err != nil {
 		return nil, err
@@ -99,7 +99,7 @@ func (s *Service) ChargeOnBookingCreated(ctx context.Context, tx *sqlite.Tx, m s
 
 // RefundOnRefundRequested refunds a charge once, then passes the undo on to
 // Booking to release the seats.
-func (s *Service) RefundOnRefundRequested(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
+func (s *Service) RefundOnRefundRequested(ctx context.Context, tx *store.Tx, m saga.Message) ([]saga.Message, error) {
 	e, err := saga.Expect(m, saga.TypeRefundRequested)
 	if err != nil {
 		return nil, err
@@ -152,7 +152,7 @@ func (s *Service) Ledger(ctx context.Context, bookingID string, limit int) ([]En
 		if err := rows.Scan(&e.BookingID, &e.Kind, &e.AmountCents, &at); err != nil {
 			return nil, fmt.Errorf("payment: scan ledger: %w", err)
 		}
-		e.At = sqlite.Time(at)
+		e.At = store.Time(at)
 		out = append(out, e)
 	}
 	return out, rows.Err()

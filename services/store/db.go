@@ -1,8 +1,8 @@
-// Package sqlite is the SQLite adapter every participant keeps its own state
+// Package store is the SQL store adapter every participant keeps its own state
 // in. Each participant opens its own file; this package gives them the parts
 // they share: a WAL database with one writer, the inbox that makes consumers
 // idempotent, and the transactional outbox with its relay.
-package sqlite
+package store
 
 import (
 	"context"
