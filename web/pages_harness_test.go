@@ -84,7 +84,7 @@ type harness struct {
 // the test ends.
 func mustOpenStore(t *testing.T, dir, name string) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(dir, name+".db"))
+	db, err := store.OpenFile(context.Background(), filepath.Join(dir, name+".db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -37,6 +36,7 @@ type Config struct {
 	AMQP     string        // -amqp, default amqp://guest:guest@localhost:5672/
 	AMQPSet  bool          // -amqp or AMQP_URL was given, not defaulted
 	Data     string        // -data, default ./data
+	Store    string        // -store, default sqlite (files under Data); or a PostgreSQL URL
 	Venue    saga.Venue    // -rows, -cols, default 10x10
 	Only     []string      // -only, default every part
 	Token    string        // -token, default none
@@ -129,7 +129,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	open := func(name string) (*store.DB, error) {
-		db, err := store.Open(ctx, filepath.Join(c.Data, name+".db"))
+		db, err := store.Open(ctx, m.storeConfig(), name)
 		if err != nil {
 			return nil, err
 		}
@@ -287,9 +287,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 				m.Log.Error("http server stopped", "err", err)
 			}
 		}()
-		m.Log.Info("sagaboard ready; open "+m.URL(), "url", m.URL(), "parts", strings.Join(c.Only, ","), "data", c.Data)
+		m.Log.Info("sagaboard ready; open "+m.URL(), "url", m.URL(), "parts", strings.Join(c.Only, ","), "data", c.Data, "store", m.storeConfig().Shown())
 	} else {
-		m.Log.Info("sagaboard ready", "parts", strings.Join(c.Only, ","), "data", c.Data)
+		m.Log.Info("sagaboard ready", "parts", strings.Join(c.Only, ","), "data", c.Data, "store", m.storeConfig().Shown())
 	}
 	return nil
 }

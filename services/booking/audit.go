@@ -68,7 +68,7 @@ const seatClaimCols = `SELECT s.id, s.status, s.booking_id, COALESCE(b.status, '
 // map a window at a time rather than whole.
 func (a *Audit) SeatWindow(ctx context.Context, after string, limit int) ([]invariants.SeatClaim, string, error) {
 	var last string
-	err := a.s.db.QueryRowContext(ctx, `SELECT COALESCE(max(id), '') FROM (SELECT id FROM seats WHERE id > ? ORDER BY id LIMIT ?)`, after, limit).Scan(&last)
+	err := a.s.db.QueryRowContext(ctx, `SELECT COALESCE(max(id), '') FROM (SELECT id FROM seats WHERE id > ? ORDER BY id LIMIT ?) AS w`, after, limit).Scan(&last)
 	if err != nil {
 		return nil, "", fmt.Errorf("booking: audit seat window: %w", err)
 	}
@@ -81,7 +81,7 @@ func (a *Audit) SeatWindow(ctx context.Context, after string, limit int) ([]inva
 		return nil, "", err
 	}
 	var n int
-	if err := a.s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM seats WHERE id > ? LIMIT 1)`, last).Scan(&n); err != nil {
+	if err := a.s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM seats WHERE id > ? LIMIT 1) AS w`, last).Scan(&n); err != nil {
 		return nil, "", fmt.Errorf("booking: audit seat window: %w", err)
 	}
 	if n == 0 {

@@ -89,17 +89,16 @@ type Service struct {
 	changed func(id string)
 }
 
-// New opens Booking's store, creating the venue at the given size the first
-// time; later starts keep the venue they find.
-func New(ctx context.Context, db *store.DB, bus saga.Bus, venue saga.Venue, deadline time.Duration, log *slog.Logger) (*Service, error) {
-	err := db.Migrate(ctx, "booking", store.Exec(`CREATE TABLE IF NOT EXISTS venue (id INTEGER PRIMARY KEY CHECK (id = 1), rows INTEGER NOT NULL, cols INTEGER NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS seats (
+// tables is Booking's first step, but for the triggers that keep
+// booking_counts, which each engine says in its own words.
+var tables = []string{`CREATE TABLE IF NOT EXISTS venue (id INTEGER PRIMARY KEY CHECK (id = 1), rows INTEGER NOT NULL, cols INTEGER NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS seats (
 			id         TEXT PRIMARY KEY,
 			pos        INTEGER NOT NULL,
 			status     TEXT NOT NULL DEFAULT 'free' CHECK (status IN ('free', 'held', 'sold')),
 			booking_id TEXT NOT NULL DEFAULT ''
 		) WITHOUT ROWID`,
-		`CREATE TABLE IF NOT EXISTS bookings (
+	`CREATE TABLE IF NOT EXISTS bookings (
 			id           TEXT PRIMARY KEY,
 			user_id      TEXT NOT NULL,
 			seats        TEXT NOT NULL,
@@ -112,40 +111,73 @@ func New(ctx context.Context, db *store.DB, bus saga.Bus, venue saga.Venue, dead
 			created_at   INTEGER NOT NULL,
 			updated_at   INTEGER NOT NULL
 		) WITHOUT ROWID`,
-		// Lists are newest first and filtered by status or user: these keep
-		// them index scans however many bookings there are.
-		`CREATE INDEX IF NOT EXISTS bookings_status ON bookings (status, id)`,
-		`CREATE INDEX IF NOT EXISTS bookings_user ON bookings (user_id, id)`,
-		`CREATE INDEX IF NOT EXISTS bookings_notified ON bookings (notified)`,
-		// The queue panel lists decided bookings whose user is not told
-		// yet, oldest first: a partial index holds exactly those, so the
-		// list never walks the pending ones.
-		`CREATE INDEX IF NOT EXISTS bookings_untold ON bookings (id) WHERE notified = 0 AND status <> 'pending'`,
-		// Selling and releasing find a booking's seats by booking_id;
-		// without this every confirmation scans the whole venue.
-		`CREATE INDEX IF NOT EXISTS seats_booking ON seats (booking_id)`,
-		// booking_counts keeps the counts by status, so /api/stats and the
-		// dashboard's header cost the same at fifty thousand bookings as at
-		// ten. Triggers keep it in step with every insert and update, in the
-		// same transaction, so no code path can forget it. The first start
-		// on an existing store seeds it from a count.
-		`CREATE TABLE IF NOT EXISTS booking_counts (k TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID`,
-		`INSERT OR IGNORE INTO booking_counts (k, n) VALUES
+	// Lists are newest first and filtered by status or user: these keep
+	// them index scans however many bookings there are.
+	`CREATE INDEX IF NOT EXISTS bookings_status ON bookings (status, id)`,
+	`CREATE INDEX IF NOT EXISTS bookings_user ON bookings (user_id, id)`,
+	`CREATE INDEX IF NOT EXISTS bookings_notified ON bookings (notified)`,
+	// The queue panel lists decided bookings whose user is not told
+	// yet, oldest first: a partial index holds exactly those, so the
+	// list never walks the pending ones.
+	`CREATE INDEX IF NOT EXISTS bookings_untold ON bookings (id) WHERE notified = 0 AND status <> 'pending'`,
+	// Selling and releasing find a booking's seats by booking_id;
+	// without this every confirmation scans the whole venue.
+	`CREATE INDEX IF NOT EXISTS seats_booking ON seats (booking_id)`,
+	// booking_counts keeps the counts by status, so /api/stats and the
+	// dashboard's header cost the same at fifty thousand bookings as at
+	// ten. Triggers keep it in step with every insert and update, in the
+	// same transaction, so no code path can forget it. The first start
+	// on an existing store seeds it from a count.
+	`CREATE TABLE IF NOT EXISTS booking_counts (k TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID`,
+	`INSERT INTO booking_counts (k, n) VALUES
 			('pending',     (SELECT count(*) FROM bookings WHERE status = 'pending')),
 			('confirmed',   (SELECT count(*) FROM bookings WHERE status = 'confirmed')),
 			('compensated', (SELECT count(*) FROM bookings WHERE status = 'compensated')),
-			('notified',    (SELECT count(*) FROM bookings WHERE notified = 1))`,
-		`CREATE TRIGGER IF NOT EXISTS bookings_counted_insert AFTER INSERT ON bookings BEGIN
+			('notified',    (SELECT count(*) FROM bookings WHERE notified = 1))
+			ON CONFLICT DO NOTHING`,
+}
+
+// sqliteCounted are the triggers as SQLite files have had them since the
+// first release.
+var sqliteCounted = []string{
+	`CREATE TRIGGER IF NOT EXISTS bookings_counted_insert AFTER INSERT ON bookings BEGIN
 			UPDATE booking_counts SET n = n + 1 WHERE k = NEW.status;
 			UPDATE booking_counts SET n = n + NEW.notified WHERE k = 'notified';
 		END`,
-		`CREATE TRIGGER IF NOT EXISTS bookings_counted_status AFTER UPDATE OF status ON bookings WHEN OLD.status <> NEW.status BEGIN
+	`CREATE TRIGGER IF NOT EXISTS bookings_counted_status AFTER UPDATE OF status ON bookings WHEN OLD.status <> NEW.status BEGIN
 			UPDATE booking_counts SET n = n - 1 WHERE k = OLD.status;
 			UPDATE booking_counts SET n = n + 1 WHERE k = NEW.status;
 		END`,
-		`CREATE TRIGGER IF NOT EXISTS bookings_counted_notified AFTER UPDATE OF notified ON bookings WHEN OLD.notified <> NEW.notified BEGIN
+	`CREATE TRIGGER IF NOT EXISTS bookings_counted_notified AFTER UPDATE OF notified ON bookings WHEN OLD.notified <> NEW.notified BEGIN
 			UPDATE booking_counts SET n = n + NEW.notified - OLD.notified WHERE k = 'notified';
-		END`))
+		END`,
+}
+
+// pgCounted are the same triggers for PostgreSQL: one function for the three.
+var pgCounted = []string{`CREATE OR REPLACE FUNCTION bookings_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		IF TG_OP = 'INSERT' THEN
+			UPDATE booking_counts SET n = n + 1 WHERE k = NEW.status;
+			UPDATE booking_counts SET n = n + NEW.notified WHERE k = 'notified';
+			RETURN NULL;
+		END IF;
+		IF OLD.status <> NEW.status THEN
+			UPDATE booking_counts SET n = n - 1 WHERE k = OLD.status;
+			UPDATE booking_counts SET n = n + 1 WHERE k = NEW.status;
+		END IF;
+		IF OLD.notified <> NEW.notified THEN
+			UPDATE booking_counts SET n = n + NEW.notified - OLD.notified WHERE k = 'notified';
+		END IF;
+		RETURN NULL;
+	END $$`,
+	`CREATE OR REPLACE TRIGGER bookings_counted AFTER INSERT OR UPDATE OF status, notified ON bookings
+		FOR EACH ROW EXECUTE FUNCTION bookings_counted()`,
+}
+
+// New opens Booking's store, creating the venue at the given size the first
+// time; later starts keep the venue they find.
+func New(ctx context.Context, db *store.DB, bus saga.Bus, venue saga.Venue, deadline time.Duration, log *slog.Logger) (*Service, error) {
+	err := db.Migrate(ctx, "booking", store.ByEngine(store.Exec(append(tables, sqliteCounted...)...), store.Exec(append(tables, pgCounted...)...)))
 	if err != nil {
 		return nil, fmt.Errorf("booking: %w", err)
 	}
@@ -354,7 +386,7 @@ func (s *Service) ExpireOverdue(ctx context.Context, now time.Time) (int, error)
 	// Look first with a reader: almost always nothing is overdue, and the
 	// one writer connection is busy enough under load.
 	var any int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM bookings WHERE status = 'pending' AND expired = 0 AND created_at < ? LIMIT 1)`, cutoff).Scan(&any)
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM bookings WHERE status = 'pending' AND expired = 0 AND created_at < ? LIMIT 1) AS w`, cutoff).Scan(&any)
 	if err != nil || any == 0 {
 		return 0, err
 	}

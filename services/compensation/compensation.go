@@ -60,7 +60,7 @@ func (s *Service) UndoOnFailure(ctx context.Context, tx *store.Tx, m saga.Messag
 	if e.Event != m.Type {
 		return nil, saga.Poison("event %q does not match message type %q", e.Event, m.Type)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO compensations (booking_id, event, reason, at) VALUES (?, ?, ?, ?)`,
+	res, err := tx.ExecContext(ctx, `INSERT INTO compensations (booking_id, event, reason, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		e.Booking.ID, e.Event, e.Reason, time.Now().UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("compensation: record %s: %w", e.Booking.ID, err)

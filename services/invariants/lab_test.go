@@ -71,7 +71,7 @@ func MustOpenLab(tb testing.TB, rows, cols int) *lab {
 	dir := tb.TempDir()
 	l := &lab{tb: tb, ctx: ctx, dbs: map[string]*store.DB{}, sent: map[string]saga.Booking{}}
 	open := func(name string) *store.DB {
-		db, err := store.Open(ctx, filepath.Join(dir, name+".db"))
+		db, err := store.OpenFile(ctx, filepath.Join(dir, name+".db"))
 		if err != nil {
 			tb.Fatal(err)
 		}

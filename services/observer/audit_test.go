@@ -41,7 +41,7 @@ func (b *tapBus) handler() saga.BatchHandler {
 func TestAnEventsTableFromAnOlderReleaseGainsCausedBy(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "observer.db")
-	db, err := store.Open(ctx, path)
+	db, err := store.OpenFile(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,8 @@ func sameDepths(a, b []saga.QueueStat) bool {
 func (s *Service) RecordDepths(ctx context.Context, at time.Time, stats []saga.QueueStat) error {
 	_, err := s.db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
 		for _, q := range stats {
-			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO queue_depths (at, name, ready, unacked, consumers) VALUES (?, ?, ?, ?, ?)`,
+			if _, err := tx.ExecContext(ctx, `INSERT INTO queue_depths (at, name, ready, unacked, consumers) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (at, name) DO UPDATE SET ready = excluded.ready, unacked = excluded.unacked, consumers = excluded.consumers`,
 				at.UnixMilli(), q.Name, q.Ready, q.Unacked, q.Consumers); err != nil {
 				return nil, err
 			}
@@ -159,8 +160,8 @@ const MaxHistoryEvents = 200_000
 // names the booking's seats: rebuilding a moment needs no other.
 func (s *Service) EventsUntil(ctx context.Context, at time.Time) ([]Event, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT * FROM (SELECT seq, message_id, routing_key, booking_id, type, source, caused_by, attempt, published_at, observed_at,
-			CASE WHEN type = ? THEN payload ELSE X'' END, trace_id
-		FROM events WHERE published_at <= ? ORDER BY published_at DESC, seq DESC LIMIT ?) ORDER BY published_at, seq`,
+			CASE WHEN type = ? THEN payload ELSE substr(payload, 1, 0) END, trace_id
+		FROM events WHERE published_at <= ? ORDER BY published_at DESC, seq DESC LIMIT ?) AS recent ORDER BY published_at, seq`,
 		saga.TypeBookingCreated, at.UnixMilli(), MaxHistoryEvents)
 	if err != nil {
 		return nil, fmt.Errorf("observer: events until %s: %w", at.Format(time.RFC3339), err)
@@ -188,7 +189,7 @@ func (s *Service) Recorded(ctx context.Context) (from, to time.Time, err error) 
 	err = s.db.QueryRowContext(ctx, `SELECT COALESCE(MIN(lo), 0), COALESCE(MAX(hi), 0) FROM (
 			SELECT MIN(published_at) AS lo, MAX(published_at) AS hi FROM events
 			UNION ALL SELECT MIN(at), MAX(at) FROM switch_changes WHERE at > 0
-			UNION ALL SELECT MIN(at), MAX(at) FROM queue_depths)`).Scan(&lo, &hi)
+			UNION ALL SELECT MIN(at), MAX(at) FROM queue_depths) AS spans`).Scan(&lo, &hi)
 	if err != nil {
 		return time.Time{}, time.Time{}, fmt.Errorf("observer: recorded range: %w", err)
 	}

@@ -94,7 +94,7 @@ func New(ctx context.Context, db *store.DB, bus saga.Bus, log *slog.Logger) (*Se
 			id      INTEGER PRIMARY KEY CHECK (id = 1),
 			dropped INTEGER NOT NULL
 		)`,
-		`INSERT OR IGNORE INTO dead_letter_stats (id, dropped) VALUES (1, 0)`),
+		`INSERT INTO dead_letter_stats (id, dropped) VALUES (1, 0) ON CONFLICT DO NOTHING`),
 		// caused_by came after the first release: files made before it lack
 		// it, and their old events keep it empty.
 		store.AddColumn("events", "caused_by", "TEXT NOT NULL DEFAULT ''"),
@@ -159,23 +159,26 @@ func (s *Service) record(ctx context.Context, msgs []saga.Message) []saga.Outcom
 	now := time.Now().UTC()
 	var fresh []Event
 	_, err := s.db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
+		fresh = fresh[:0] // a run again after a collision starts afresh
 		for _, m := range msgs {
 			ev := Event{MessageID: m.ID, BookingID: m.CorrelationID, Queue: m.RoutingKey, Type: m.Type, Source: m.Source,
 				CausedBy: clip(m.CausationID, 64), Attempt: m.Attempt, At: m.Timestamp.UTC(), ObservedAt: now, Payload: payload(m.Body, m.Size), Redelivered: m.Redelivered, TraceID: m.Trace.TraceID()}
 			if ev.MessageID == "" {
 				ev.MessageID = saga.NewID() // a foreign message: record it anyway
 			}
-			res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO events
+			// RETURNING gives the seq on both engines; a copy already
+			// recorded returns no row.
+			err := tx.QueryRowContext(ctx, `INSERT INTO events
 				(message_id, routing_key, booking_id, type, source, caused_by, attempt, published_at, observed_at, payload, trace_id)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ev.MessageID, ev.Queue, clip(ev.BookingID, 64), clip(ev.Type, 64), clip(ev.Source, 64),
-				ev.CausedBy, ev.Attempt, ev.At.UnixMilli(), now.UnixMilli(), []byte(ev.Payload), ev.TraceID)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq`, ev.MessageID, ev.Queue, clip(ev.BookingID, 64), clip(ev.Type, 64), clip(ev.Source, 64),
+				ev.CausedBy, ev.Attempt, ev.At.UnixMilli(), now.UnixMilli(), []byte(ev.Payload), ev.TraceID).Scan(&ev.Seq)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
 			if err != nil {
 				return nil, fmt.Errorf("observer: insert event: %w", err)
 			}
-			if n, _ := res.RowsAffected(); n == 1 {
-				ev.Seq, _ = res.LastInsertId()
-				fresh = append(fresh, ev)
-			}
+			fresh = append(fresh, ev)
 		}
 		return nil, nil
 	})

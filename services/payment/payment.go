@@ -88,7 +88,7 @@ func (s *Service) ChargeOnBookingCreated(ctx context.Context, tx *store.Tx, m sa
 	}
 	// OR IGNORE: a charge that exists already (the same booking sent twice
 	// under two message ids) is not charged again.
-	_, err = tx.ExecContext(ctx, `INSERT OR IGNORE INTO ledger (booking_id, kind, amount_cents, at) VALUES (?, 'charge', ?, ?)`,
+	_, err = tx.ExecContext(ctx, `INSERT INTO ledger (booking_id, kind, amount_cents, at) VALUES (?, 'charge', ?, ?) ON CONFLICT DO NOTHING`,
 		e.Booking.ID, e.Booking.AmountCents, time.Now().UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("payment: charge %s: %w", e.Booking.ID, err)
@@ -104,7 +104,7 @@ func (s *Service) RefundOnRefundRequested(ctx context.Context, tx *store.Tx, m s
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO closed (booking_id, at) VALUES (?, ?)`, e.Booking.ID, time.Now().UnixMilli()); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO closed (booking_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING`, e.Booking.ID, time.Now().UnixMilli()); err != nil {
 		return nil, fmt.Errorf("payment: close %s: %w", e.Booking.ID, err)
 	}
 	var charged int64
@@ -117,7 +117,7 @@ func (s *Service) RefundOnRefundRequested(ctx context.Context, tx *store.Tx, m s
 	case err != nil:
 		return nil, fmt.Errorf("payment: find charge %s: %w", e.Booking.ID, err)
 	default:
-		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO ledger (booking_id, kind, amount_cents, at) VALUES (?, 'refund', ?, ?)`,
+		res, err := tx.ExecContext(ctx, `INSERT INTO ledger (booking_id, kind, amount_cents, at) VALUES (?, 'refund', ?, ?) ON CONFLICT DO NOTHING`,
 			e.Booking.ID, charged, time.Now().UnixMilli())
 		if err != nil {
 			return nil, fmt.Errorf("payment: refund %s: %w", e.Booking.ID, err)

@@ -77,7 +77,7 @@ func (s *Service) VoidOnDeadline(ctx context.Context, tx *store.Tx, m saga.Messa
 			Reason: "the seats were sold before the deadline: the pivot stands and the booking is confirmed"}
 		return []saga.Message{saga.NewMessage(saga.PartSeats, saga.TypeVoidRefused, saga.KeyNotes, note)}, nil
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO voided (booking_id, at) VALUES (?, ?)`, e.Booking.ID, time.Now().UnixMilli()); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO voided (booking_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING`, e.Booking.ID, time.Now().UnixMilli()); err != nil {
 		return nil, fmt.Errorf("seats: void %s: %w", e.Booking.ID, err)
 	}
 	out := saga.Envelope{Booking: e.Booking, Event: e.Event, Cause: e.Cause, Reason: "voided: these seats will not be sold to this booking"}

@@ -18,7 +18,7 @@ import (
 func MustOpen(tb testing.TB) (*seats.Service, *store.DB) {
 	tb.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(tb.TempDir(), "seats.db"))
+	db, err := store.OpenFile(ctx, filepath.Join(tb.TempDir(), "seats.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -92,13 +92,13 @@ func TestOpenAddsCausedByToAnOutboxFromAnOlderRelease(t *testing.T) {
 	old.Close()
 
 	for range 2 { // and a second start finds the column there
-		db, err := store.Open(context.Background(), path)
+		db, err := store.OpenFile(context.Background(), path)
 		if err != nil {
 			t.Fatalf("open a database from an older release: %v", err)
 		}
 		db.Close()
 	}
-	db, err := store.Open(context.Background(), path)
+	db, err := store.OpenFile(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,76 +8,96 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
+	"sync"
 	"time"
-
-	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver; no cgo
 )
 
-// DB is one participant's database: a single writer connection, because
-// SQLite serialises writers anyway and a pool would only add SQLITE_BUSY
-// retries, and a pool of readers that WAL lets run beside it.
+// DB is one participant's database, on one of two engines.
+//
+// SQLite: a single writer connection, because SQLite serialises writers
+// anyway and a pool would only add SQLITE_BUSY retries, and a pool of readers
+// that WAL lets run beside it.
+//
+// PostgreSQL: one pool, whose connections find the part's own schema first
+// (search_path), so the participants' SQL names no schema; writes run
+// SERIALIZABLE and are retried on a serialization failure (see postgres.go).
 //
 // Neither pool is exported: every write goes through Write or Apply, in a
 // transaction that commits its outbox with it, and reads go through the
-// readers, which SQLite itself keeps from writing (query_only).
+// readers.
 type DB struct {
-	w     *sql.DB // the one writer
-	r     *sql.DB // readers
-	Path  string
-	cache stmts
+	w *sql.DB // SQLite: the one writer; PostgreSQL: the pool
+	r *sql.DB // SQLite: readers; PostgreSQL: the same pool
+	// Path names the store in messages: the file, or the PostgreSQL
+	// server, database and schema, never a password.
+	Path   string
+	pg     bool   // PostgreSQL, else SQLite
+	schema string // PostgreSQL: the part's schema
+	cache  stmts
+	binds  sync.Map // query → the same with $n placeholders (PostgreSQL)
 	// relay, when set, is handed every outbox row this process commits, so
 	// it can publish without reading the row back.
 	relay *Relay
 }
 
-// Open opens (creating if missing) the database at path, with its folder, in
-// WAL mode, and creates the inbox and outbox tables.
-//
-// synchronous=NORMAL is deliberate: in WAL mode it never corrupts, and a
-// committed transaction survives a process crash (SIGKILL), which is the
-// failure sagaboard promises to survive; only an OS crash or power cut can
-// lose the last commits. FULL would fsync every commit and cost most of the
-// throughput.
-func Open(ctx context.Context, path string) (*DB, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("sqlite: create data folder: %w", err)
-	}
-	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
-		q.Add("_pragma", p)
-	}
-	q.Set("_txlock", "immediate")
-	dsn := "file:" + path + "?" + q.Encode()
-	w, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
+// Config says where the stores live.
+type Config struct {
+	// URL is "sqlite" (or empty) for a file per part under Data, or a
+	// PostgreSQL URL, postgres://user:password@host:5432/database, for a
+	// schema per part in that database.
+	URL string
+	// Data is the folder of the SQLite files.
+	Data string
+	// ReadOnly opens, in PostgreSQL, a part's schema that another process
+	// writes, for reading only: nothing is created or migrated, and the
+	// server refuses every write on it.
+	ReadOnly bool
+}
 
-	rq := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "query_only(1)"} {
-		rq.Add("_pragma", p)
-	}
-	r, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
-	}
-	r.SetMaxOpenConns(4)
-	r.SetMaxIdleConns(4)
+// Postgres reports whether the stores are in PostgreSQL.
+func (c Config) Postgres() bool { return isPostgresURL(c.URL) }
 
-	db := &DB{w: w, r: r, Path: path}
-	if err := db.Migrate(ctx, "sqlite", baseSchema...); err != nil {
-		db.Close()
+// Validate checks the store setting, so a typo stops the start with one
+// sentence that never shows the password.
+func (c Config) Validate() error {
+	switch {
+	case c.URL == "" || c.URL == "sqlite":
+		return nil
+	case c.Postgres():
+		_, err := pgConfig(c.URL)
+		return err
+	}
+	return fmt.Errorf("-store %s: it must be sqlite or a PostgreSQL URL, as in postgres://postgres@127.0.0.1:5432/sagaboard?sslmode=disable", RedactURL(c.URL))
+}
+
+// Shown is the store setting as it may be logged and shown: the password
+// and the query hidden.
+func (c Config) Shown() string {
+	if c.URL == "" {
+		return "sqlite"
+	}
+	return RedactURL(c.URL)
+}
+
+// Open opens the store of one part (booking, payment, …, observer): the file
+// DATA/part.db, or the schema part in the PostgreSQL database, created if
+// missing. Either way it has the inbox and outbox tables.
+func Open(ctx context.Context, c Config, part string) (*DB, error) {
+	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	return db, nil
+	if c.Postgres() {
+		return openPostgres(ctx, c.URL, part, c.ReadOnly)
+	}
+	if c.ReadOnly {
+		return nil, fmt.Errorf("store: %s: another process's SQLite file is not opened here; put the stores in PostgreSQL to read every part", part)
+	}
+	return OpenFile(ctx, filepath.Join(c.Data, part+".db"))
 }
+
+// Postgres reports whether db is in PostgreSQL.
+func (db *DB) Postgres() bool { return db.pg }
 
 // Close closes both pools.
 func (db *DB) Close() error {
@@ -87,21 +107,35 @@ func (db *DB) Close() error {
 	}
 	db.cache.m, db.cache.wanted = nil, nil
 	db.cache.mu.Unlock()
-	err1 := db.r.Close()
+	var err1 error
+	if db.r != db.w {
+		err1 = db.r.Close()
+	}
 	err2 := db.w.Close()
 	if err2 != nil {
-		return fmt.Errorf("sqlite: close %s: %w", db.Path, err2)
+		return fmt.Errorf("%s: close %s: %w", db.engine(), db.Path, err2)
 	}
 	if err1 != nil {
-		return fmt.Errorf("sqlite: close %s: %w", db.Path, err1)
+		return fmt.Errorf("%s: close %s: %w", db.engine(), db.Path, err1)
 	}
 	return nil
+}
+
+// engine names the engine, to begin an error with.
+func (db *DB) engine() string {
+	if db.pg {
+		return "postgres"
+	}
+	return "sqlite"
 }
 
 // Ping checks that the database answers, for /healthz.
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
 	if err := db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		if db.pg {
+			return fmt.Errorf("postgres: ping %s: %w", db.Path, err)
+		}
 		return fmt.Errorf("sqlite: ping %s: %w", filepath.Base(db.Path), err)
 	}
 	return nil
@@ -143,12 +177,12 @@ var baseSchema = []Migration{
 
 // QueryContext runs a query on the readers.
 func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return db.r.QueryContext(ctx, query, args...)
+	return db.r.QueryContext(ctx, db.bind(query), db.args(args)...)
 }
 
 // QueryRowContext runs a single-row query on the readers.
 func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return db.r.QueryRowContext(ctx, query, args...)
+	return db.r.QueryRowContext(ctx, db.bind(query), db.args(args)...)
 }
 
 // millis stores times as Unix milliseconds: compact, sortable, and free of

@@ -15,13 +15,20 @@ import (
 // Files made before steps were recorded have none recorded, so every step
 // runs on them once more: that is why each step is written to be harmless
 // on a file that already has what it makes (IF NOT EXISTS, AddColumn).
-type Migration func(ctx context.Context, tx *sql.Tx) error
+//
+// Steps are written in SQLite's words; on PostgreSQL, Exec translates the few
+// that differ (see pgDDL), so one history serves both engines and a SQLite
+// file made by an earlier release records exactly what it did.
+type Migration func(ctx context.Context, tx *Tx) error
 
 // Exec is a step of statements run in order.
 func Exec(stmts ...string) Migration {
-	return func(ctx context.Context, tx *sql.Tx) error {
+	return func(ctx context.Context, tx *Tx) error {
 		for _, s := range stmts {
-			if _, err := tx.ExecContext(ctx, s); err != nil {
+			if tx.db.pg {
+				s = pgDDL(s)
+			}
+			if _, err := tx.Tx.ExecContext(ctx, s); err != nil {
 				return err
 			}
 		}
@@ -29,13 +36,30 @@ func Exec(stmts ...string) Migration {
 	}
 }
 
+// ByEngine is one step said in each engine's words, where no one statement
+// serves both (a trigger, say). A SQLite file records it as the step it
+// always was: only the PostgreSQL words are new.
+func ByEngine(sqlite, postgres Migration) Migration {
+	return func(ctx context.Context, tx *Tx) error {
+		if tx.db.pg {
+			return postgres(ctx, tx)
+		}
+		return sqlite(ctx, tx)
+	}
+}
+
 // AddColumn is a step that adds a column unless the table has it already:
 // SQLite has no ADD COLUMN IF NOT EXISTS, and a table made by an older
 // release keeps its old shape under CREATE TABLE IF NOT EXISTS. decl must
 // give a default when the column is NOT NULL, so existing rows get a value.
-// The names are constants of the caller's; they cannot be bound.
+// The names are constants of the caller's; they cannot be bound. PostgreSQL
+// says it in one statement.
 func AddColumn(table, column, decl string) Migration {
-	return func(ctx context.Context, tx *sql.Tx) error {
+	return func(ctx context.Context, tx *Tx) error {
+		if tx.db.pg {
+			_, err := tx.Tx.ExecContext(ctx, pgDDL(`ALTER TABLE "`+table+`" ADD COLUMN IF NOT EXISTS "`+column+`" `+decl))
+			return err
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, table, column).Scan(&n); err != nil {
 			return fmt.Errorf("look for %s.%s: %w", table, column, err)
@@ -49,47 +73,64 @@ func AddColumn(table, column, decl string) Migration {
 }
 
 // Migrate brings the schema called name up to date: it runs the steps not
-// yet recorded for it. Every participant's file has the inbox and outbox
-// schema, "sqlite", and its own. Two processes sharing a file take turns:
-// each step's transaction takes the write lock before it reads the record.
+// yet recorded for it. Every participant's store has the inbox and outbox
+// schema, "sqlite" (the name earlier releases recorded), and its own. Two
+// processes sharing a store take turns: each step's transaction takes the
+// write lock (SQLite) or the part's migration lock (PostgreSQL) before it
+// reads the record.
 func (db *DB) Migrate(ctx context.Context, name string, steps ...Migration) error {
-	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_versions (
+	versions := `CREATE TABLE IF NOT EXISTS schema_versions (
 		name    TEXT PRIMARY KEY,
 		version INTEGER NOT NULL
-	) WITHOUT ROWID`); err != nil {
-		return fmt.Errorf("sqlite: migrate %s in %s: %w", name, db.Path, err)
+	) WITHOUT ROWID`
+	var err error
+	if db.pg {
+		err = db.locked(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, pgDDL(versions))
+			return err
+		})
+	} else {
+		_, err = db.w.ExecContext(ctx, versions)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: migrate %s in %s: %w", db.engine(), name, db.Path, err)
 	}
 	for i, step := range steps {
 		if err := db.migrateStep(ctx, name, i+1, step); err != nil {
-			return fmt.Errorf("sqlite: migrate %s to version %d in %s: %w", name, i+1, db.Path, err)
+			return fmt.Errorf("%s: migrate %s to version %d in %s: %w", db.engine(), name, i+1, db.Path, err)
 		}
 	}
 	return nil
 }
 
 func (db *DB) migrateStep(ctx context.Context, name string, version int, step Migration) error {
-	tx, err := db.w.BeginTx(ctx, nil) // immediate: the write lock first
+	tx, err := db.w.BeginTx(ctx, nil) // SQLite: immediate, the write lock first
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	if db.pg {
+		if err := db.lockMigrations(ctx, tx); err != nil {
+			return err
+		}
+	}
 	var at int
-	err = tx.QueryRowContext(ctx, `SELECT version FROM schema_versions WHERE name = ?`, name).Scan(&at)
+	err = tx.QueryRowContext(ctx, db.bind(`SELECT version FROM schema_versions WHERE name = ?`), name).Scan(&at)
 	if err != nil && err != sql.ErrNoRows {
 		return err
 	}
 	if at >= version {
 		return nil
 	}
-	if err := step(ctx, tx); err != nil {
+	if err := step(ctx, &Tx{Tx: tx, db: db}); err != nil {
 		// Two processes that opened an old file at once may both add a
 		// column: the second finds it there.
 		if !strings.Contains(err.Error(), "duplicate column name") {
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_versions (name, version) VALUES (?, ?)
-		ON CONFLICT (name) DO UPDATE SET version = excluded.version`, name, version); err != nil {
+	if _, err := tx.ExecContext(ctx, db.bind(`INSERT INTO schema_versions (name, version) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET version = excluded.version`), name, version); err != nil {
 		return err
 	}
 	return tx.Commit()

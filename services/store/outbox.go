@@ -10,24 +10,35 @@ import (
 // Write runs fn in a write transaction and commits the messages it returns to
 // the outbox with it: the state change and its message are one atomic fact.
 // It returns the highest outbox seq written.
+//
+// On PostgreSQL fn may run more than once, when its transaction collides
+// with a concurrent one: it must do nothing but through tx.
 func (db *DB) Write(ctx context.Context, fn func(tx *Tx) ([]saga.Message, error)) (int64, error) {
-	tx, err := db.begin(ctx)
+	var seq int64
+	var rows []outboxRow
+	err := db.retry(ctx, func() error {
+		tx, err := db.begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		msgs, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		if seq, err = insertOutbox(ctx, tx, msgs); err != nil {
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("%s: commit: %w", db.engine(), err)
+		}
+		rows = tx.rows
+		return nil
+	})
 	if err != nil {
 		return 0, err
 	}
-	defer tx.Rollback()
-	msgs, err := fn(tx)
-	if err != nil {
-		return 0, err
-	}
-	seq, err := insertOutbox(ctx, tx, msgs)
-	if err != nil {
-		return 0, err
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("sqlite: commit: %w", err)
-	}
-	db.committed(tx.rows)
+	db.committed(rows)
 	db.prepareWanted(ctx)
 	return seq, nil
 }
@@ -40,14 +51,12 @@ func insertOutbox(ctx context.Context, tx *Tx, msgs []saga.Message) (int64, erro
 			// timer): the trace is the caller's, if it has one.
 			m.Trace = saga.TraceFromContext(ctx)
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO outbox (message_id, correlation_id, caused_by, type, routing_key, source, attempt, at, body, traceparent, tracestate)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			m.ID, m.CorrelationID, m.CausationID, m.Type, m.RoutingKey, m.Source, m.Attempt, millis(m.Timestamp), m.Body, m.Trace.Parent, m.Trace.State)
+		// RETURNING, not LastInsertId: PostgreSQL's driver has none.
+		err := tx.QueryRowContext(ctx, `INSERT INTO outbox (message_id, correlation_id, caused_by, type, routing_key, source, attempt, at, body, traceparent, tracestate)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+			m.ID, m.CorrelationID, m.CausationID, m.Type, m.RoutingKey, m.Source, m.Attempt, millis(m.Timestamp), body(m.Body), m.Trace.Parent, m.Trace.State).Scan(&last)
 		if err != nil {
-			return 0, fmt.Errorf("sqlite: insert outbox: %w", err)
-		}
-		if last, err = res.LastInsertId(); err != nil {
-			return 0, fmt.Errorf("sqlite: outbox seq: %w", err)
+			return 0, fmt.Errorf("%s: insert outbox: %w", tx.db.engine(), err)
 		}
 		// The row as the relay would read it back: the same fields, and
 		// the time at the millisecond it is stored with.
@@ -55,4 +64,12 @@ func insertOutbox(ctx context.Context, tx *Tx, msgs []saga.Message) (int64, erro
 			Type: m.Type, RoutingKey: m.RoutingKey, Source: m.Source, Attempt: m.Attempt, Timestamp: Time(millis(m.Timestamp)), Body: m.Body, Trace: m.Trace}})
 	}
 	return last, nil
+}
+
+// body is never nil: a nil slice would be NULL, which the column refuses.
+func body(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }

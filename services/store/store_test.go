@@ -24,7 +24,7 @@ func MustOpen(tb testing.TB) *store.DB {
 // mustOpenAt opens the file at path, so a test can hold two handles on one.
 func mustOpenAt(tb testing.TB, path string) *store.DB {
 	tb.Helper()
-	db, err := store.Open(context.Background(), path)
+	db, err := store.OpenFile(context.Background(), path)
 	if err != nil {
 		tb.Fatal(err)
 	}

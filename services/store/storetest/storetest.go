@@ -8,18 +8,25 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
+	"os"
 	"testing"
 
 	"github.com/sagaboard/sagaboard/services/saga"
 	"github.com/sagaboard/sagaboard/services/store"
 )
 
-// MustOpen opens the database name.db in a temporary folder, and closes it
-// when the test ends.
+// MustOpen opens the store of part name for a test, and closes it when the
+// test ends: the file name.db in a temporary folder or, when the environment
+// says SAGABOARD_TEST_STORE=postgres, the schema name in a database of the
+// test's own on the local PostgreSQL (see Postgres). That runs every
+// participant's tests on either engine.
 func MustOpen(tb testing.TB, name string) *store.DB {
 	tb.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(tb.TempDir(), name+".db"))
+	c := store.Config{Data: tb.TempDir()}
+	if os.Getenv("SAGABOARD_TEST_STORE") == "postgres" {
+		c.URL = Postgres(tb)
+	}
+	db, err := store.Open(context.Background(), c, name)
 	if err != nil {
 		tb.Fatal(err)
 	}
