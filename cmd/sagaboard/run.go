@@ -121,6 +121,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.tracing, err = opentelemetry.New(ctx, opentelemetry.Config{Endpoint: c.OTLP, Log: m.Log}); err != nil {
 		return err
 	}
+	if err := store.Reach(ctx, m.storeConfig()); err != nil {
+		return err
+	}
 	if err := m.openBrokers(ctx); err != nil {
 		return err
 	}
@@ -224,7 +227,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// this process holds; it says which rules it cannot check here.
 	var checker *invariants.Checker
 	if bookingSvc != nil {
-		chk, err := newChecker(ctx, bookingSvc, paymentSvc, seatsSvc, observerSvc, notificationSvc, m.Log)
+		chk, err := m.newChecker(ctx, bookingSvc, paymentSvc, seatsSvc, observerSvc, notificationSvc)
 		if err != nil {
 			return err
 		}
@@ -295,13 +298,18 @@ func (m *Main) Run(ctx context.Context) (err error) {
 }
 
 // newChecker builds the invariant checker over the stores given; any but
-// Booking's may be nil.
-func newChecker(ctx context.Context, b *booking.Service, p *payment.Service, st *seats.Service, o *observer.Service, n *notification.Service, log *slog.Logger) (*invariants.Checker, error) {
+// Booking's may be nil. A part that runs in another process is read from
+// its store when the stores are in PostgreSQL, so the checker is complete
+// however the parts are spread.
+func (m *Main) newChecker(ctx context.Context, b *booking.Service, p *payment.Service, st *seats.Service, o *observer.Service, n *notification.Service) (*invariants.Checker, error) {
 	ba, err := b.Audit(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c := invariants.Config{Bookings: ba, Log: log}
+	c := invariants.Config{Bookings: ba, Log: m.Log}
+	if err := m.readOthers(ctx, &c, p == nil, st == nil, o == nil, n == nil); err != nil {
+		return nil, err
+	}
 	// Only non-nil stores become interfaces: a nil pointer in an interface
 	// would not read as "not here".
 	if p != nil {

@@ -24,6 +24,11 @@ func (s *Service) Audit(ctx context.Context) (*Audit, error) {
 	return &Audit{s: s}, nil
 }
 
+// ReadAudit reads the tickets in a store another process writes, opened
+// read-only (PostgreSQL), for a checker that runs elsewhere. Its index on
+// the tickets' time is the seats process's to make (see New).
+func ReadAudit(db *store.DB) *Audit { return &Audit{s: &Service{db: db}} }
+
 var _ invariants.Tickets = (*Audit)(nil)
 
 // Head returns the time of the newest ticket.

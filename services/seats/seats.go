@@ -43,6 +43,13 @@ func New(ctx context.Context, db *store.DB, bus saga.Bus, sw *saga.Switches, log
 	if err != nil {
 		return nil, fmt.Errorf("seats: %w", err)
 	}
+	// On PostgreSQL the checker may run in another process, which reads
+	// this store and cannot make the index it needs: make it here.
+	if db.Postgres() {
+		if _, err := (&Service{db: db}).Audit(ctx); err != nil {
+			return nil, err
+		}
+	}
 	log = log.With("participant", saga.PartSeats)
 	s := &Service{db: db, switches: sw, log: log}
 	s.runner = store.Runner{DB: db, Relay: store.NewRelay(db, bus, log), Bus: bus, Switches: sw, Log: log}

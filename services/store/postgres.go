@@ -118,6 +118,26 @@ func openPostgres(ctx context.Context, raw, part string, readOnly bool) (*DB, er
 	return db, nil
 }
 
+// Reach checks that the PostgreSQL server of c answers, so a process whose
+// store is away stops at start with one sentence, before it touches the
+// broker. For SQLite it does nothing.
+func Reach(ctx context.Context, c Config) error {
+	if !c.Postgres() {
+		return nil
+	}
+	cfg, err := pgConfig(c.URL)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("cannot reach PostgreSQL at %s:%d/%s as user %s (-store): %s", cfg.Host, cfg.Port, cfg.Database, cfg.User, pgReason(err))
+	}
+	return conn.Close(ctx)
+}
+
 // locked runs fn in a transaction that holds the part's migration lock.
 func (db *DB) locked(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
