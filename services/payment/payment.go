@@ -45,7 +45,17 @@ func New(ctx context.Context, db *store.DB, bus saga.Bus, sw *saga.Switches, log
 		`CREATE TABLE IF NOT EXISTS closed (
 			booking_id TEXT PRIMARY KEY,
 			at         INTEGER NOT NULL
-		) WITHOUT ROWID`))
+		) WITHOUT ROWID`),
+		// decided lists bookings Payment has charged or declined: the
+		// decision is the booking's, not the message's, so the same
+		// booking sent again under another message id (a producer that
+		// retried, a copy from a second process) is decided once. Bookings
+		// charged before it came are decided too.
+		store.Exec(`CREATE TABLE IF NOT EXISTS decided (
+			booking_id TEXT PRIMARY KEY,
+			at         INTEGER NOT NULL
+		) WITHOUT ROWID`,
+			`INSERT INTO decided (booking_id, at) SELECT booking_id, at FROM ledger WHERE kind = 'charge' ON CONFLICT DO NOTHING`))
 	if err != nil {
 		return nil, fmt.Errorf("payment: %w", err)
 	}
@@ -81,13 +91,28 @@ func (s *Service) ChargeOnBookingCreated(ctx context.Context, tx *store.Tx, m sa
 		note := saga.Envelope{Booking: e.Booking, Reason: "late BookingCreated neutralised: the booking was already compensated, so nothing was charged"}
 		return []saga.Message{saga.NewMessage(saga.PartPayment, saga.TypeLateMessageNeutralised, saga.KeyNotes, note)}, nil
 	}
+	// The booking is decided once, whichever copy of its BookingCreated
+	// comes first; on PostgreSQL a twin process deciding the same booking
+	// waits on this row and then finds it taken.
+	res, err := tx.ExecContext(ctx, `INSERT INTO decided (booking_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING`, e.Booking.ID, time.Now().UnixMilli())
+	var fresh int64
+	if err == nil {
+		fresh, err = res.RowsAffected()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("payment: decide %s: %w", e.Booking.ID, err)
+	}
+	if fresh == 0 {
+		s.log.Info("booking already decided; this copy changes nothing", "booking", e.Booking.ID, "message", m.ID)
+		note := saga.Envelope{Booking: e.Booking, Reason: "a second BookingCreated for a booking already charged or declined, under another message id: neutralised, nothing charged again"}
+		return []saga.Message{saga.NewMessage(saga.PartPayment, saga.TypeLateMessageNeutralised, saga.KeyNotes, note)}, nil
+	}
 	if fault, ok := s.switches.Decide(saga.PartPayment, e.Booking.UserID, rand.Float64()); ok {
 		out := saga.Envelope{Booking: e.Booking, Event: saga.TypePaymentServiceFailed,
 			Reason: "declined: " + fault, Injected: true}
 		return []saga.Message{saga.NewMessage(saga.PartPayment, saga.TypePaymentServiceFailed, saga.CompensationQueue, out)}, nil
 	}
-	// OR IGNORE: a charge that exists already (the same booking sent twice
-	// under two message ids) is not charged again.
+	// ON CONFLICT: a charge cannot be made twice, whatever decided says.
 	_, err = tx.ExecContext(ctx, `INSERT INTO ledger (booking_id, kind, amount_cents, at) VALUES (?, 'charge', ?, ?) ON CONFLICT DO NOTHING`,
 		e.Booking.ID, e.Booking.AmountCents, time.Now().UnixMilli())
 	if err != nil {

@@ -216,6 +216,32 @@ func TestALateBookingIsNeutralised(t *testing.T) {
 	}
 }
 
+// TestABookingSentAgainUnderANewIDIsDecidedOnce: the same booking's
+// BookingCreated under a second message id neither charges again nor sends
+// a second PaymentCompleted, nor, when the switch would now decline, a
+// decline that would refund the first charge.
+func TestABookingSentAgainUnderANewIDIsDecidedOnce(t *testing.T) {
+	sw := switches(t, "")
+	svc, db := MustOpen(t, sw)
+	if out := storetest.MustApplyOne(t, db, svc.ChargeOnBookingCreated, created("b1")); out.Type != saga.TypePaymentCompleted {
+		t.Fatalf("first copy: %s, want %s", out.Type, saga.TypePaymentCompleted)
+	}
+	p, err := saga.ParsePatch([]byte(`{"payment":{"fail_rate":1}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw.Apply(p)
+	for range 2 {
+		out := storetest.MustApplyOne(t, db, svc.ChargeOnBookingCreated, created("b1")) // a new message id each time
+		if out.Type != saga.TypeLateMessageNeutralised {
+			t.Errorf("another copy under a new id: %s, want %s", out.Type, saga.TypeLateMessageNeutralised)
+		}
+	}
+	if got := ledger(t, svc, "b1"); len(got) != 1 || got[0] != "charge 10.00" {
+		t.Errorf("ledger of b1 = %v, want one charge", got)
+	}
+}
+
 func TestMessagesPaymentCannotHandleArePoison(t *testing.T) {
 	svc, db := MustOpen(t, switches(t, ""))
 	wrongType := created("b1")
