@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -31,6 +32,16 @@ func pgStore(t *testing.T) (string, *sql.DB) {
 	}
 	t.Cleanup(func() { db.Close() })
 	return strings.Replace(url, "postgres@", "postgres:"+pgSecret+"@", 1), db
+}
+
+// pgOptIn skips the slower PostgreSQL tests unless asked for with
+// SAGABOARD_POSTGRES_E2E=1 (make test-postgres), so make test keeps its
+// time. The store conformance suite runs on PostgreSQL in make test.
+func pgOptIn(t *testing.T) {
+	t.Helper()
+	if os.Getenv("SAGABOARD_POSTGRES_E2E") != "1" {
+		t.Skip("set SAGABOARD_POSTGRES_E2E=1 (make test-postgres) to run the saga on PostgreSQL")
+	}
 }
 
 // pgInvariants is GET /api/invariants as these tests read it.
@@ -94,6 +105,7 @@ func pgNoSecret(t *testing.T, where, text string) {
 // bookings confirm, a declined payment compensates, the state is in the
 // database (not in the data folder), and the checker is green.
 func TestSagaOnPostgres(t *testing.T) {
+	pgOptIn(t)
 	if testing.Short() {
 		t.Skip("PostgreSQL e2e skipped in -short mode")
 	}
@@ -204,6 +216,7 @@ func storeShown(raw string) string { return strings.ReplaceAll(raw, pgSecret, "*
 // checker, in the front process, reads the payment store too, and is
 // complete and green.
 func TestTwoPaymentProcessesShareOneLedgerOnPostgres(t *testing.T) {
+	pgOptIn(t)
 	if testing.Short() {
 		t.Skip("PostgreSQL conflict test skipped in -short mode")
 	}
