@@ -27,7 +27,7 @@ TOOLBIN     := $(CURDIR)/bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOTESTSUM   := gotest.tools/gotestsum@v1.13.0
 
-.PHONY: help run build test test-cluster cluster cluster-kill cluster-boot cluster-down lint broker chromium generate bench fuzz vendor-htmx asyncapi jaeger
+.PHONY: help run build test test-cluster test-postgres cluster cluster-kill cluster-boot cluster-down lint broker postgres chromium generate bench fuzz vendor-htmx asyncapi jaeger
 
 help:
 	@echo "make run          start the broker, provision vhost \$$(VHOST) once, then run the dashboard on \$$(DATA) with \$$(ARGS)"
@@ -38,7 +38,9 @@ help:
 	@echo "make cluster-kill NODE=N  SIGKILL node N (1-3) of that cluster; make cluster-boot NODE=N starts it again"
 	@echo "make cluster-down stop the nodes make cluster started and remove \$$(CLUSTER_DIR)"
 	@echo "make test-cluster the cluster tests (each starts a three-node cluster of its own): quorum queues and chaos on a cluster; not in make test"
+	@echo "make test-postgres the saga on PostgreSQL end to end, the two-payment-process conflict test, and every participant's tests on PostgreSQL"
 	@echo "make broker       make sure the local RabbitMQ is installed and running"
+	@echo "make postgres     make sure the local PostgreSQL is installed, running and trusting user postgres on 127.0.0.1"
 	@echo "make generate     go tool templ generate"
 	@echo "make asyncapi     write static/asyncapi.yaml, the message contract, from the code's routing tables"
 	@echo "make bench        go run ./cmd/sagabench \$$(ARGS)"
@@ -63,7 +65,7 @@ build:
 # .ci/test-summary.sh closes with "N passed, N failed, N skipped" and, outside
 # CI, a loud word on skipped broker tests. --raw-command keeps $(GO) the go
 # that runs the tests, and gotestsum exits with go test's status.
-test: broker chromium lint
+test: broker postgres chromium lint
 	@GOBIN=$(TOOLBIN) $(GO) install $(GOTESTSUM)
 	@json=$$(mktemp); trap 'rm -f "$$json"' EXIT; \
 	$(TOOLBIN)/gotestsum --format pkgname --jsonfile "$$json" \
@@ -101,8 +103,18 @@ lint:
 	@GOBIN=$(TOOLBIN) $(GO) install $(STATICCHECK)
 	$(TOOLBIN)/staticcheck -checks all ./...
 
+# The slower PostgreSQL tests, apart so `make test` stays as fast as it was:
+# the whole program on PostgreSQL, two payment processes on one ledger under
+# load and a SIGKILL, and every participant's own tests on PostgreSQL.
+test-postgres: broker postgres
+	SAGABOARD_POSTGRES_E2E=1 $(GO) test -count=1 -timeout 20m $(TESTFLAGS) -run 'Postgres|UnreachableStore' -v ./cmd/sagaboard
+	SAGABOARD_TEST_STORE=postgres $(GO) test -count=1 -short $(TESTFLAGS) ./services/...
+
 broker:
 	bash .ci/ensure-rabbitmq.sh
+
+postgres:
+	bash .ci/ensure-postgres.sh
 
 chromium:
 	bash .ci/ensure-chromium.sh

@@ -19,7 +19,7 @@ import (
 	"github.com/sagaboard/sagaboard/services/payment"
 	"github.com/sagaboard/sagaboard/services/saga"
 	"github.com/sagaboard/sagaboard/services/seats"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 	"github.com/sagaboard/sagaboard/web"
 )
 
@@ -114,7 +114,7 @@ func mustLab(t *testing.T, o labOptions) *lab {
 		o.log = io.Discard
 	}
 	log := slog.New(slog.NewTextHandler(o.log, nil))
-	open := func(name string) *sqlite.DB { return mustOpenStore(t, dir, name) }
+	open := func(name string) *store.DB { return mustOpenStore(t, dir, name) }
 	must := func(err error) {
 		if err != nil {
 			t.Helper()

@@ -17,7 +17,7 @@ import (
 	"github.com/sagaboard/sagaboard/services/payment"
 	"github.com/sagaboard/sagaboard/services/saga"
 	"github.com/sagaboard/sagaboard/services/seats"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 	"github.com/sagaboard/sagaboard/web"
 )
 
@@ -57,7 +57,7 @@ func TestInvariantsAPIReportsTheCheckersVerdict(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	open := func(name string) *sqlite.DB { return mustOpenStore(t, dir, name) }
+	open := func(name string) *store.DB { return mustOpenStore(t, dir, name) }
 	bus, sw := &quietBus{}, saga.NewSwitches()
 	bdb := open("booking")
 	bk, err := booking.New(ctx, bdb, bus, saga.Venue{Rows: 3, Cols: 4}, 0, log)
@@ -118,7 +118,7 @@ func TestInvariantsAPIReportsTheCheckersVerdict(t *testing.T) {
 	}
 
 	// A pending booking's seat sold in the seat map breaks a rule.
-	if _, err := bdb.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+	if _, err := bdb.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
 		_, err := tx.ExecContext(ctx, `UPDATE seats SET status = 'sold' WHERE id = 'A2'`)
 		return nil, err
 	}); err != nil {

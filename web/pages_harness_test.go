@@ -19,7 +19,7 @@ import (
 	"github.com/sagaboard/sagaboard/services/notification"
 	"github.com/sagaboard/sagaboard/services/observer"
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 	"github.com/sagaboard/sagaboard/web"
 )
 
@@ -82,9 +82,9 @@ type harness struct {
 
 // mustOpenStore opens a participant's store, name.db, in dir, closed when
 // the test ends.
-func mustOpenStore(t *testing.T, dir, name string) *sqlite.DB {
+func mustOpenStore(t *testing.T, dir, name string) *store.DB {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, name+".db"))
+	db, err := store.OpenFile(context.Background(), filepath.Join(dir, name+".db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func mustServeVenue(t *testing.T, token string, venue saga.Venue) *harness {
 	dir := t.TempDir()
 	bus := &quietBus{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	open := func(name string) *sqlite.DB { return mustOpenStore(t, dir, name) }
+	open := func(name string) *store.DB { return mustOpenStore(t, dir, name) }
 	sw := saga.NewSwitches()
 	bk, err := booking.New(ctx, open("booking"), bus, venue, 0, log)
 	if err != nil {

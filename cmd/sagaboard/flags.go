@@ -11,6 +11,7 @@ import (
 
 	"github.com/sagaboard/sagaboard/services/rabbit"
 	"github.com/sagaboard/sagaboard/services/saga"
+	"github.com/sagaboard/sagaboard/services/store"
 	"github.com/sagaboard/sagaboard/web"
 )
 
@@ -29,6 +30,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&c.Addr, "addr", env("SAGABOARD_ADDR", "127.0.0.1:8080"), "HTTP listen address; :0 picks a free port [SAGABOARD_ADDR]")
 	fs.StringVar(&c.AMQP, "amqp", env("AMQP_URL", "amqp://guest:guest@localhost:5672/"), "the RabbitMQ broker [AMQP_URL]")
 	fs.StringVar(&c.Data, "data", env("SAGABOARD_DATA", "./data"), "folder for the SQLite files; created if missing [SAGABOARD_DATA]")
+	fs.StringVar(&c.Store, "store", env("SAGABOARD_STORE", "sqlite"), "where the parts keep their state: sqlite (files under -data) or a PostgreSQL URL, postgres://user:password@host:5432/database, a schema per part [SAGABOARD_STORE]")
 	rows := fs.String("rows", env("SAGABOARD_ROWS", "10"), "venue rows, used only when the venue is first created [SAGABOARD_ROWS]")
 	cols := fs.String("cols", env("SAGABOARD_COLS", "10"), "venue columns, used only when the venue is first created [SAGABOARD_COLS]")
 	only := fs.String("only", env("SAGABOARD_ONLY", ""), "comma list of parts to run: "+strings.Join(saga.Parts, ",")+" (default all) [SAGABOARD_ONLY]")
@@ -90,6 +92,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	if err := rabbit.ValidateURL(c.AMQP); err != nil {
 		return fmt.Errorf("-amqp: %w", err)
+	}
+	if err := (store.Config{URL: c.Store}).Validate(); err != nil {
+		return err
 	}
 	if c.TraceURL != "" && !strings.Contains(c.TraceURL, "{trace_id}") {
 		return fmt.Errorf("-trace-url %s has no {trace_id} to replace; e.g. http://127.0.0.1:16686/trace/{trace_id}", c.TraceURL)

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -26,7 +25,7 @@ import (
 	"github.com/sagaboard/sagaboard/services/rabbit"
 	"github.com/sagaboard/sagaboard/services/saga"
 	"github.com/sagaboard/sagaboard/services/seats"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 	"github.com/sagaboard/sagaboard/web"
 	"github.com/sagaboard/sagaboard/web/api"
 )
@@ -37,6 +36,7 @@ type Config struct {
 	AMQP     string        // -amqp, default amqp://guest:guest@localhost:5672/
 	AMQPSet  bool          // -amqp or AMQP_URL was given, not defaulted
 	Data     string        // -data, default ./data
+	Store    string        // -store, default sqlite (files under Data); or a PostgreSQL URL
 	Venue    saga.Venue    // -rows, -cols, default 10x10
 	Only     []string      // -only, default every part
 	Token    string        // -token, default none
@@ -78,7 +78,7 @@ type Main struct {
 	senders  saga.Senders              // nil on an unprovisioned vhost
 	tap      string                    // the tap's kind: -tap, or setup-broker's on a provisioned vhost
 	tracing  *opentelemetry.Tracing
-	dbs      []*sqlite.DB
+	dbs      []*store.DB
 	server   *web.Server
 	http     *http.Server
 	pprof    *http.Server
@@ -130,6 +130,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.tracing, err = opentelemetry.New(ctx, opentelemetry.Config{Endpoint: c.OTLP, Log: m.Log}); err != nil {
 		return err
 	}
+	if err := store.Reach(ctx, m.storeConfig()); err != nil {
+		return err
+	}
 	if err := m.openBrokers(ctx); err != nil {
 		return err
 	}
@@ -137,8 +140,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := loadSwitches(switches, c.Data); err != nil {
 		return err
 	}
-	open := func(name string) (*sqlite.DB, error) {
-		db, err := sqlite.Open(ctx, filepath.Join(c.Data, name+".db"))
+	open := func(name string) (*store.DB, error) {
+		db, err := store.Open(ctx, m.storeConfig(), name)
 		if err != nil {
 			return nil, err
 		}
@@ -236,7 +239,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// this process holds; it says which rules it cannot check here.
 	var checker *invariants.Checker
 	if bookingSvc != nil {
-		chk, err := newChecker(ctx, bookingSvc, paymentSvc, seatsSvc, observerSvc, notificationSvc, m.Log)
+		chk, err := m.newChecker(ctx, bookingSvc, paymentSvc, seatsSvc, observerSvc, notificationSvc)
 		if err != nil {
 			return err
 		}
@@ -300,21 +303,26 @@ func (m *Main) Run(ctx context.Context) (err error) {
 				m.Log.Error("http server stopped", "err", err)
 			}
 		}()
-		m.Log.Info("sagaboard ready; open "+m.URL(), "url", m.URL(), "parts", strings.Join(c.Only, ","), "data", c.Data)
+		m.Log.Info("sagaboard ready; open "+m.URL(), "url", m.URL(), "parts", strings.Join(c.Only, ","), "data", c.Data, "store", m.storeConfig().Shown())
 	} else {
-		m.Log.Info("sagaboard ready", "parts", strings.Join(c.Only, ","), "data", c.Data)
+		m.Log.Info("sagaboard ready", "parts", strings.Join(c.Only, ","), "data", c.Data, "store", m.storeConfig().Shown())
 	}
 	return nil
 }
 
 // newChecker builds the invariant checker over the stores given; any but
-// Booking's may be nil.
-func newChecker(ctx context.Context, b *booking.Service, p *payment.Service, st *seats.Service, o *observer.Service, n *notification.Service, log *slog.Logger) (*invariants.Checker, error) {
+// Booking's may be nil. A part that runs in another process is read from
+// its store when the stores are in PostgreSQL, so the checker is complete
+// however the parts are spread.
+func (m *Main) newChecker(ctx context.Context, b *booking.Service, p *payment.Service, st *seats.Service, o *observer.Service, n *notification.Service) (*invariants.Checker, error) {
 	ba, err := b.Audit(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c := invariants.Config{Bookings: ba, Log: log}
+	c := invariants.Config{Bookings: ba, Log: m.Log}
+	if err := m.readOthers(ctx, &c, p == nil, st == nil, o == nil, n == nil); err != nil {
+		return nil, err
+	}
 	// Only non-nil stores become interfaces: a nil pointer in an interface
 	// would not read as "not here".
 	if p != nil {

@@ -18,7 +18,7 @@ import (
 	"github.com/sagaboard/sagaboard/services/observer"
 	"github.com/sagaboard/sagaboard/services/rabbit"
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // TestStreamOffsetIsCommittedWithTheEvents kills an observer after it has
@@ -121,7 +121,7 @@ func TestStreamObserverChild(t *testing.T) {
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(os.Stdout, nil))
 	b := rabbit.Open(rabbit.Config{URL: os.Getenv("SAGABOARD_CHILD_AMQP"), Tap: rabbit.TapStream, Log: log})
-	db, err := sqlite.Open(ctx, filepath.Join(os.Getenv("SAGABOARD_CHILD_DATA"), "observer.db"))
+	db, err := store.OpenFile(ctx, filepath.Join(os.Getenv("SAGABOARD_CHILD_DATA"), "observer.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/sagaboard/sagaboard/services/invariants"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // Audit is Booking's store as the invariant checker reads it: read-only
@@ -18,7 +18,7 @@ type Audit struct{ s *Service }
 // updated_at its change feed reads by: one short write at start, nothing
 // once the index exists.
 func (s *Service) Audit(ctx context.Context) (*Audit, error) {
-	if err := s.db.Migrate(ctx, "booking-audit", sqlite.Exec(`CREATE INDEX IF NOT EXISTS bookings_updated ON bookings (updated_at)`)); err != nil {
+	if err := s.db.Migrate(ctx, "booking-audit", store.Exec(`CREATE INDEX IF NOT EXISTS bookings_updated ON bookings (updated_at)`)); err != nil {
 		return nil, fmt.Errorf("booking: index for the audit: %w", err)
 	}
 	return &Audit{s: s}, nil
@@ -68,7 +68,7 @@ const seatClaimCols = `SELECT s.id, s.status, s.booking_id, COALESCE(b.status, '
 // map a window at a time rather than whole.
 func (a *Audit) SeatWindow(ctx context.Context, after string, limit int) ([]invariants.SeatClaim, string, error) {
 	var last string
-	err := a.s.db.QueryRowContext(ctx, `SELECT COALESCE(max(id), '') FROM (SELECT id FROM seats WHERE id > ? ORDER BY id LIMIT ?)`, after, limit).Scan(&last)
+	err := a.s.db.QueryRowContext(ctx, `SELECT COALESCE(max(id), '') FROM (SELECT id FROM seats WHERE id > ? ORDER BY id LIMIT ?) AS w`, after, limit).Scan(&last)
 	if err != nil {
 		return nil, "", fmt.Errorf("booking: audit seat window: %w", err)
 	}
@@ -81,7 +81,7 @@ func (a *Audit) SeatWindow(ctx context.Context, after string, limit int) ([]inva
 		return nil, "", err
 	}
 	var n int
-	if err := a.s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM seats WHERE id > ? LIMIT 1)`, last).Scan(&n); err != nil {
+	if err := a.s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM seats WHERE id > ? LIMIT 1) AS w`, last).Scan(&n); err != nil {
 		return nil, "", fmt.Errorf("booking: audit seat window: %w", err)
 	}
 	if n == 0 {

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // Statuses of a booking and of a seat. The words live in services/saga;
@@ -76,9 +76,9 @@ type Filter struct {
 
 // Service is the Booking participant.
 type Service struct {
-	db     *sqlite.DB
-	relay  *sqlite.Relay
-	runner sqlite.Runner
+	db     *store.DB
+	relay  *store.Relay
+	runner store.Runner
 	venue  saga.Venue
 	// deadline is how long a booking may stay pending before it is
 	// compensated; 0 turns the check off.
@@ -89,17 +89,16 @@ type Service struct {
 	changed func(id string)
 }
 
-// New opens Booking's store, creating the venue at the given size the first
-// time; later starts keep the venue they find.
-func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, venue saga.Venue, deadline time.Duration, log *slog.Logger) (*Service, error) {
-	err := db.Migrate(ctx, "booking", sqlite.Exec(`CREATE TABLE IF NOT EXISTS venue (id INTEGER PRIMARY KEY CHECK (id = 1), rows INTEGER NOT NULL, cols INTEGER NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS seats (
+// tables is Booking's first step, but for the triggers that keep
+// booking_counts, which each engine says in its own words.
+var tables = []string{`CREATE TABLE IF NOT EXISTS venue (id INTEGER PRIMARY KEY CHECK (id = 1), rows INTEGER NOT NULL, cols INTEGER NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS seats (
 			id         TEXT PRIMARY KEY,
 			pos        INTEGER NOT NULL,
 			status     TEXT NOT NULL DEFAULT 'free' CHECK (status IN ('free', 'held', 'sold')),
 			booking_id TEXT NOT NULL DEFAULT ''
 		) WITHOUT ROWID`,
-		`CREATE TABLE IF NOT EXISTS bookings (
+	`CREATE TABLE IF NOT EXISTS bookings (
 			id           TEXT PRIMARY KEY,
 			user_id      TEXT NOT NULL,
 			seats        TEXT NOT NULL,
@@ -112,40 +111,73 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, venue saga.Venue, dea
 			created_at   INTEGER NOT NULL,
 			updated_at   INTEGER NOT NULL
 		) WITHOUT ROWID`,
-		// Lists are newest first and filtered by status or user: these keep
-		// them index scans however many bookings there are.
-		`CREATE INDEX IF NOT EXISTS bookings_status ON bookings (status, id)`,
-		`CREATE INDEX IF NOT EXISTS bookings_user ON bookings (user_id, id)`,
-		`CREATE INDEX IF NOT EXISTS bookings_notified ON bookings (notified)`,
-		// The queue panel lists decided bookings whose user is not told
-		// yet, oldest first: a partial index holds exactly those, so the
-		// list never walks the pending ones.
-		`CREATE INDEX IF NOT EXISTS bookings_untold ON bookings (id) WHERE notified = 0 AND status <> 'pending'`,
-		// Selling and releasing find a booking's seats by booking_id;
-		// without this every confirmation scans the whole venue.
-		`CREATE INDEX IF NOT EXISTS seats_booking ON seats (booking_id)`,
-		// booking_counts keeps the counts by status, so /api/stats and the
-		// dashboard's header cost the same at fifty thousand bookings as at
-		// ten. Triggers keep it in step with every insert and update, in the
-		// same transaction, so no code path can forget it. The first start
-		// on an existing store seeds it from a count.
-		`CREATE TABLE IF NOT EXISTS booking_counts (k TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID`,
-		`INSERT OR IGNORE INTO booking_counts (k, n) VALUES
+	// Lists are newest first and filtered by status or user: these keep
+	// them index scans however many bookings there are.
+	`CREATE INDEX IF NOT EXISTS bookings_status ON bookings (status, id)`,
+	`CREATE INDEX IF NOT EXISTS bookings_user ON bookings (user_id, id)`,
+	`CREATE INDEX IF NOT EXISTS bookings_notified ON bookings (notified)`,
+	// The queue panel lists decided bookings whose user is not told
+	// yet, oldest first: a partial index holds exactly those, so the
+	// list never walks the pending ones.
+	`CREATE INDEX IF NOT EXISTS bookings_untold ON bookings (id) WHERE notified = 0 AND status <> 'pending'`,
+	// Selling and releasing find a booking's seats by booking_id;
+	// without this every confirmation scans the whole venue.
+	`CREATE INDEX IF NOT EXISTS seats_booking ON seats (booking_id)`,
+	// booking_counts keeps the counts by status, so /api/stats and the
+	// dashboard's header cost the same at fifty thousand bookings as at
+	// ten. Triggers keep it in step with every insert and update, in the
+	// same transaction, so no code path can forget it. The first start
+	// on an existing store seeds it from a count.
+	`CREATE TABLE IF NOT EXISTS booking_counts (k TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID`,
+	`INSERT INTO booking_counts (k, n) VALUES
 			('pending',     (SELECT count(*) FROM bookings WHERE status = 'pending')),
 			('confirmed',   (SELECT count(*) FROM bookings WHERE status = 'confirmed')),
 			('compensated', (SELECT count(*) FROM bookings WHERE status = 'compensated')),
-			('notified',    (SELECT count(*) FROM bookings WHERE notified = 1))`,
-		`CREATE TRIGGER IF NOT EXISTS bookings_counted_insert AFTER INSERT ON bookings BEGIN
+			('notified',    (SELECT count(*) FROM bookings WHERE notified = 1))
+			ON CONFLICT DO NOTHING`,
+}
+
+// sqliteCounted are the triggers as SQLite files have had them since the
+// first release.
+var sqliteCounted = []string{
+	`CREATE TRIGGER IF NOT EXISTS bookings_counted_insert AFTER INSERT ON bookings BEGIN
 			UPDATE booking_counts SET n = n + 1 WHERE k = NEW.status;
 			UPDATE booking_counts SET n = n + NEW.notified WHERE k = 'notified';
 		END`,
-		`CREATE TRIGGER IF NOT EXISTS bookings_counted_status AFTER UPDATE OF status ON bookings WHEN OLD.status <> NEW.status BEGIN
+	`CREATE TRIGGER IF NOT EXISTS bookings_counted_status AFTER UPDATE OF status ON bookings WHEN OLD.status <> NEW.status BEGIN
 			UPDATE booking_counts SET n = n - 1 WHERE k = OLD.status;
 			UPDATE booking_counts SET n = n + 1 WHERE k = NEW.status;
 		END`,
-		`CREATE TRIGGER IF NOT EXISTS bookings_counted_notified AFTER UPDATE OF notified ON bookings WHEN OLD.notified <> NEW.notified BEGIN
+	`CREATE TRIGGER IF NOT EXISTS bookings_counted_notified AFTER UPDATE OF notified ON bookings WHEN OLD.notified <> NEW.notified BEGIN
 			UPDATE booking_counts SET n = n + NEW.notified - OLD.notified WHERE k = 'notified';
-		END`))
+		END`,
+}
+
+// pgCounted are the same triggers for PostgreSQL: one function for the three.
+var pgCounted = []string{`CREATE OR REPLACE FUNCTION bookings_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		IF TG_OP = 'INSERT' THEN
+			UPDATE booking_counts SET n = n + 1 WHERE k = NEW.status;
+			UPDATE booking_counts SET n = n + NEW.notified WHERE k = 'notified';
+			RETURN NULL;
+		END IF;
+		IF OLD.status <> NEW.status THEN
+			UPDATE booking_counts SET n = n - 1 WHERE k = OLD.status;
+			UPDATE booking_counts SET n = n + 1 WHERE k = NEW.status;
+		END IF;
+		IF OLD.notified <> NEW.notified THEN
+			UPDATE booking_counts SET n = n + NEW.notified - OLD.notified WHERE k = 'notified';
+		END IF;
+		RETURN NULL;
+	END $$`,
+	`CREATE OR REPLACE TRIGGER bookings_counted AFTER INSERT OR UPDATE OF status, notified ON bookings
+		FOR EACH ROW EXECUTE FUNCTION bookings_counted()`,
+}
+
+// New opens Booking's store, creating the venue at the given size the first
+// time; later starts keep the venue they find.
+func New(ctx context.Context, db *store.DB, bus saga.Bus, venue saga.Venue, deadline time.Duration, log *slog.Logger) (*Service, error) {
+	err := db.Migrate(ctx, "booking", store.ByEngine(store.Exec(append(tables, sqliteCounted...)...), store.Exec(append(tables, pgCounted...)...)))
 	if err != nil {
 		return nil, fmt.Errorf("booking: %w", err)
 	}
@@ -155,8 +187,8 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, venue saga.Venue, dea
 	}
 	log = log.With("participant", saga.PartBooking)
 	s := &Service{db: db, venue: v, deadline: deadline, log: log, changed: func(string) {}}
-	s.relay = sqlite.NewRelay(db, bus, log)
-	s.runner = sqlite.Runner{DB: db, Relay: s.relay, Bus: bus, Log: log, Committed: func(m saga.Message) { s.changed(m.CorrelationID) }}
+	s.relay = store.NewRelay(db, bus, log)
+	s.runner = store.Runner{DB: db, Relay: s.relay, Bus: bus, Log: log, Committed: func(m saga.Message) { s.changed(m.CorrelationID) }}
 	return s, nil
 }
 
@@ -165,7 +197,7 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, venue saga.Venue, dea
 // Run; without it Booking's consumers are never slowed.
 func (s *Service) SlowWith(sw *saga.Switches) { s.runner.Switches = sw }
 
-func ensureVenue(ctx context.Context, db *sqlite.DB, want saga.Venue) (saga.Venue, error) {
+func ensureVenue(ctx context.Context, db *store.DB, want saga.Venue) (saga.Venue, error) {
 	var v saga.Venue
 	err := db.QueryRowContext(ctx, `SELECT rows, cols FROM venue WHERE id = 1`).Scan(&v.Rows, &v.Cols)
 	if err == nil {
@@ -177,7 +209,7 @@ func ensureVenue(ctx context.Context, db *sqlite.DB, want saga.Venue) (saga.Venu
 	if err := want.Validate(); err != nil {
 		return v, fmt.Errorf("booking: %w", err)
 	}
-	_, err = db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+	_, err = db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO venue (id, rows, cols) VALUES (1, ?, ?)`, want.Rows, want.Cols); err != nil {
 			return nil, fmt.Errorf("booking: create venue: %w", err)
 		}
@@ -205,8 +237,8 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Go(func() { s.enforceDeadline(ctx) })
 	}
 	err := s.runner.Run(ctx,
-		sqlite.Consumption{Queue: saga.SeatReleaseQueue, Effect: s.ReleaseOnUndo},
-		sqlite.Consumption{Queue: saga.BookingUpdateQueue, Effect: s.UpdateOnOutcome},
+		store.Consumption{Queue: saga.SeatReleaseQueue, Effect: s.ReleaseOnUndo},
+		store.Consumption{Queue: saga.BookingUpdateQueue, Effect: s.UpdateOnOutcome},
 	)
 	wg.Wait()
 	return err
@@ -222,7 +254,7 @@ func (s *Service) Create(ctx context.Context, userID string, seats []string) (Bo
 	now := time.Now().UTC()
 	b := Booking{ID: saga.NewID(), UserID: userID, Seats: seats, AmountCents: saga.Amount(len(seats)),
 		Status: StatusPending, CreatedAt: now, UpdatedAt: now}
-	_, err := s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+	_, err := s.db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
 		for _, seat := range seats {
 			// The seat row is only ever changed under the one writer, so
 			// this check and the update below cannot interleave with another
@@ -257,7 +289,7 @@ func (s *Service) Create(ctx context.Context, userID string, seats []string) (Bo
 // ReleaseOnUndo is Booking's undo: free the held seats and cancel the
 // booking, then have the user told. It is the last undo of the chain, so when
 // it commits the booking is compensated.
-func (s *Service) ReleaseOnUndo(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
+func (s *Service) ReleaseOnUndo(ctx context.Context, tx *store.Tx, m saga.Message) ([]saga.Message, error) {
 	e, err := saga.Expect(m, saga.TypeSeatReleaseRequested, saga.TypePaymentRefunded)
 	if err != nil {
 		return nil, err
@@ -295,7 +327,7 @@ func (s *Service) ReleaseOnUndo(ctx context.Context, tx *sqlite.Tx, m saga.Messa
 
 // UpdateOnOutcome records what other participants report: the seats were
 // sold (the pivot: confirmed), or the user was told (notified).
-func (s *Service) UpdateOnOutcome(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
+func (s *Service) UpdateOnOutcome(ctx context.Context, tx *store.Tx, m saga.Message) ([]saga.Message, error) {
 	switch m.Type {
 	case saga.TypeBookingCancelled, saga.TypeNotificationRetry:
 		return nil, nil // our own message, or a retry: nothing for Booking to do
@@ -354,12 +386,12 @@ func (s *Service) ExpireOverdue(ctx context.Context, now time.Time) (int, error)
 	// Look first with a reader: almost always nothing is overdue, and the
 	// one writer connection is busy enough under load.
 	var any int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM bookings WHERE status = 'pending' AND expired = 0 AND created_at < ? LIMIT 1)`, cutoff).Scan(&any)
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM bookings WHERE status = 'pending' AND expired = 0 AND created_at < ? LIMIT 1) AS w`, cutoff).Scan(&any)
 	if err != nil || any == 0 {
 		return 0, err
 	}
 	n := 0
-	_, err = s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+	_, err = s.db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
 		rows, err := tx.QueryContext(ctx, `SELECT `+bookingCols+` FROM bookings WHERE status = 'pending' AND expired = 0 AND created_at < ? LIMIT 200`, cutoff)
 		if err != nil {
 			return nil, fmt.Errorf("booking: find overdue: %w", err)

@@ -8,8 +8,8 @@ import (
 
 	"github.com/sagaboard/sagaboard/services/booking"
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
-	"github.com/sagaboard/sagaboard/services/sqlite/sqlitetest"
+	"github.com/sagaboard/sagaboard/services/store"
+	"github.com/sagaboard/sagaboard/services/store/storetest"
 )
 
 // deadline is the booking deadline under test. Nothing waits for it:
@@ -18,10 +18,10 @@ const deadline = time.Minute
 
 // MustOpen opens Booking's store, a 2x3 venue, in a temporary folder. Its
 // bus is nil: Run is never called, only Create and the effects.
-func MustOpen(tb testing.TB) (*booking.Service, *sqlite.DB) {
+func MustOpen(tb testing.TB) (*booking.Service, *store.DB) {
 	tb.Helper()
-	db := sqlitetest.MustOpen(tb, "booking")
-	svc, err := booking.New(context.Background(), db, nil, saga.Venue{Rows: 2, Cols: 3}, deadline, sqlitetest.Quiet())
+	db := storetest.MustOpen(tb, "booking")
+	svc, err := booking.New(context.Background(), db, nil, saga.Venue{Rows: 2, Cols: 3}, deadline, storetest.Quiet())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -117,10 +117,10 @@ func TestCreateRefuses(t *testing.T) {
 	if got := seatMap(t, svc); len(got) != 1 || got["A1"] != "held "+first.ID {
 		t.Errorf("seats %v, want only A1 held by %s", got, first.ID)
 	}
-	if n := sqlitetest.Count(t, db, `SELECT count(*) FROM bookings`); n != 1 {
+	if n := storetest.Count(t, db, `SELECT count(*) FROM bookings`); n != 1 {
 		t.Errorf("%d bookings, want 1", n)
 	}
-	if n := sqlitetest.Outbox(t, db); n != 1 {
+	if n := storetest.Outbox(t, db); n != 1 {
 		t.Errorf("%d messages in the outbox, want 1", n)
 	}
 }
@@ -138,8 +138,8 @@ func TestReleaseOnUndo(t *testing.T) {
 			saga.Envelope{Event: saga.TypeSeatUpdatingServiceFailed, Cause: "seat update failed", RefundedCents: b.AmountCents})},
 	}
 	m := undos[0].m
-	out := sqlitetest.MustApplyOne(t, db, svc.ReleaseOnUndo, m)
-	e := sqlitetest.Envelope(t, out)
+	out := storetest.MustApplyOne(t, db, svc.ReleaseOnUndo, m)
+	e := storetest.Envelope(t, out)
 	if out.Type != saga.TypeBookingCancelled || out.RoutingKey != saga.NotificationQueue || e.IsSuccess == nil || *e.IsSuccess {
 		t.Errorf("caused %s to %s isSuccess %v, want %s to %s, false", out.Type, out.RoutingKey, e.IsSuccess, saga.TypeBookingCancelled, saga.NotificationQueue)
 	}
@@ -153,7 +153,7 @@ func TestReleaseOnUndo(t *testing.T) {
 	// Every later undo, the same or another, is ignored: compensated is
 	// done.
 	for _, u := range append(undos, undos[0]) {
-		if again := sqlitetest.MustApply(t, db, svc.ReleaseOnUndo, u.m); len(again) != 0 {
+		if again := storetest.MustApply(t, db, svc.ReleaseOnUndo, u.m); len(again) != 0 {
 			t.Errorf("%s again caused %d messages", u.name, len(again))
 		}
 	}
@@ -168,7 +168,7 @@ func TestConfirmedBookingsAreNotReleased(t *testing.T) {
 	b := mustCreate(t, svc, "alice", "A1")
 	sold := about(b, saga.PartSeats, saga.TypeSeatsSold, saga.BookingUpdateQueue, saga.Envelope{IsSuccess: saga.Bool(true)})
 	for range 2 {
-		if out := sqlitetest.MustApply(t, db, svc.UpdateOnOutcome, sold); len(out) != 0 {
+		if out := storetest.MustApply(t, db, svc.UpdateOnOutcome, sold); len(out) != 0 {
 			t.Errorf("SeatsSold caused %d messages", len(out))
 		}
 	}
@@ -176,7 +176,7 @@ func TestConfirmedBookingsAreNotReleased(t *testing.T) {
 		t.Errorf("after SeatsSold: %s notified=%v, want confirmed, not notified", got.Status, got.Notified)
 	}
 	undo := about(b, saga.PartPayment, saga.TypePaymentRefunded, saga.SeatReleaseQueue, saga.Envelope{Event: saga.TypeDeadlineExceeded})
-	if out := sqlitetest.MustApply(t, db, svc.ReleaseOnUndo, undo); len(out) != 0 {
+	if out := storetest.MustApply(t, db, svc.ReleaseOnUndo, undo); len(out) != 0 {
 		t.Errorf("a release of a confirmed booking caused %d messages", len(out))
 	}
 	if got := seatMap(t, svc); got["A1"] != "sold "+b.ID {
@@ -185,7 +185,7 @@ func TestConfirmedBookingsAreNotReleased(t *testing.T) {
 
 	told := about(b, saga.PartNotification, saga.TypeBookingNotified, saga.BookingUpdateQueue, saga.Envelope{IsSuccess: saga.Bool(true)})
 	for _, m := range []saga.Message{told, told, about(b, saga.PartNotification, saga.TypeBookingNotified, saga.BookingUpdateQueue, saga.Envelope{IsSuccess: saga.Bool(true)})} {
-		sqlitetest.MustApply(t, db, svc.UpdateOnOutcome, m)
+		storetest.MustApply(t, db, svc.UpdateOnOutcome, m)
 	}
 	got := mustGet(t, svc, b.ID)
 	if got.Status != booking.StatusConfirmed || !got.Notified {
@@ -207,7 +207,7 @@ func TestUpdateOnOutcomeIgnoresWhatIsNotForIt(t *testing.T) {
 	// retries, through notification_queue's routing key.
 	for _, typ := range []string{saga.TypeBookingCancelled, saga.TypeNotificationRetry} {
 		m := about(b, saga.PartNotification, typ, saga.BookingUpdateQueue, saga.Envelope{IsSuccess: saga.Bool(false)})
-		if out, err := sqlitetest.Apply(t, db, svc.UpdateOnOutcome, m); err != nil || len(out) != 0 {
+		if out, err := storetest.Apply(t, db, svc.UpdateOnOutcome, m); err != nil || len(out) != 0 {
 			t.Errorf("%s: %d messages, %v; want none, acked", typ, len(out), err)
 		}
 	}
@@ -215,7 +215,7 @@ func TestUpdateOnOutcomeIgnoresWhatIsNotForIt(t *testing.T) {
 		t.Errorf("booking %s, want pending", got.Status)
 	}
 	m := about(b, saga.PartPayment, saga.TypePaymentCompleted, saga.BookingUpdateQueue, saga.Envelope{})
-	if _, err := sqlitetest.Apply(t, db, svc.UpdateOnOutcome, m); !errors.Is(err, saga.ErrPoison) {
+	if _, err := storetest.Apply(t, db, svc.UpdateOnOutcome, m); !errors.Is(err, saga.ErrPoison) {
 		t.Errorf("a PaymentCompleted on booking_update_queue: %v, want ErrPoison", err)
 	}
 }
@@ -225,8 +225,8 @@ func TestExpireOverdue(t *testing.T) {
 	ctx := context.Background()
 	late := mustCreate(t, svc, "alice", "A1")
 	confirmed := mustCreate(t, svc, "bob", "A2")
-	sqlitetest.MustApply(t, db, svc.UpdateOnOutcome, about(confirmed, saga.PartSeats, saga.TypeSeatsSold, saga.BookingUpdateQueue, saga.Envelope{IsSuccess: saga.Bool(true)}))
-	before := sqlitetest.Outbox(t, db)
+	storetest.MustApply(t, db, svc.UpdateOnOutcome, about(confirmed, saga.PartSeats, saga.TypeSeatsSold, saga.BookingUpdateQueue, saga.Envelope{IsSuccess: saga.Bool(true)}))
+	before := storetest.Outbox(t, db)
 
 	// Create stamps bookings with the wall clock; ExpireOverdue is told
 	// the time, so the deadline is crossed without waiting for it.
@@ -254,7 +254,7 @@ func TestExpireOverdue(t *testing.T) {
 	if n, err := svc.ExpireOverdue(ctx, after.Add(time.Hour)); err != nil || n != 0 {
 		t.Errorf("again: %d, %v; want 0", n, err)
 	}
-	if n := sqlitetest.Outbox(t, db); n != before+1 {
+	if n := storetest.Outbox(t, db); n != before+1 {
 		t.Errorf("outbox grew by %d, want 1", n-before)
 	}
 	if got := mustGet(t, svc, late.ID); got.Status != booking.StatusPending {

@@ -9,17 +9,17 @@ import (
 
 	"github.com/sagaboard/sagaboard/services/booking"
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // mustStore writes n bookings straight into Booking's table, one
 // transaction, as a lived-in store would hold them: ids in creation order,
 // users taking turns from users. It returns the ids, oldest first.
-func mustStore(tb testing.TB, db *sqlite.DB, n int, users ...string) []string {
+func mustStore(tb testing.TB, db *store.DB, n int, users ...string) []string {
 	tb.Helper()
 	ids := make([]string, n)
 	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	_, err := db.Write(context.Background(), func(tx *sqlite.Tx) ([]saga.Message, error) {
+	_, err := db.Write(context.Background(), func(tx *store.Tx) ([]saga.Message, error) {
 		for i := range n {
 			// Ids as NewID writes them: sortable by time, 16 characters.
 			ids[i] = fmt.Sprintf("0%07dk%07d", i, n-i)

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // MaxList bounds one page of a list.
@@ -30,7 +30,7 @@ func scanBooking(r scanner) (Booking, error) {
 	if err := json.Unmarshal([]byte(seats), &b.Seats); err != nil {
 		return b, fmt.Errorf("booking: stored seats of %s: %w", b.ID, err)
 	}
-	b.CreatedAt, b.UpdatedAt = sqlite.Time(created), sqlite.Time(updated)
+	b.CreatedAt, b.UpdatedAt = store.Time(created), store.Time(updated)
 	return b, nil
 }
 

@@ -12,19 +12,19 @@ import (
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // Service is the Compensation participant.
 type Service struct {
-	db     *sqlite.DB
-	runner sqlite.Runner
+	db     *store.DB
+	runner store.Runner
 	log    *slog.Logger
 }
 
 // New opens Compensation's store and returns the service.
-func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*Service, error) {
-	err := db.Migrate(ctx, "compensation", sqlite.Exec(`CREATE TABLE IF NOT EXISTS compensations (
+func New(ctx context.Context, db *store.DB, bus saga.Bus, log *slog.Logger) (*Service, error) {
+	err := db.Migrate(ctx, "compensation", store.Exec(`CREATE TABLE IF NOT EXISTS compensations (
 		booking_id TEXT PRIMARY KEY,
 		event      TEXT NOT NULL,
 		reason     TEXT NOT NULL,
@@ -35,7 +35,7 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*S
 	}
 	log = log.With("participant", saga.PartCompensation)
 	s := &Service{db: db, log: log}
-	s.runner = sqlite.Runner{DB: db, Relay: sqlite.NewRelay(db, bus, log), Bus: bus, Log: log}
+	s.runner = store.Runner{DB: db, Relay: store.NewRelay(db, bus, log), Bus: bus, Log: log}
 	return s, nil
 }
 
@@ -48,11 +48,11 @@ func (s *Service) SlowWith(sw *saga.Switches) { s.runner.Switches = sw }
 // failure switch: an undo that could be made to fail would leave a person
 // unable to tell what the saga guarantees.
 func (s *Service) Run(ctx context.Context) error {
-	return s.runner.Run(ctx, sqlite.Consumption{Queue: saga.CompensationQueue, Effect: s.UndoOnFailure})
+	return s.runner.Run(ctx, store.Consumption{Queue: saga.CompensationQueue, Effect: s.UndoOnFailure})
 }
 
 // UndoOnFailure starts the undo chain for a failed booking, once per booking.
-func (s *Service) UndoOnFailure(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
+func (s *Service) UndoOnFailure(ctx context.Context, tx *store.Tx, m saga.Message) ([]saga.Message, error) {
 	e, err := saga.Expect(m, saga.TypePaymentServiceFailed, saga.TypeSeatUpdatingServiceFailed, saga.TypeDeadlineExceeded)
 	if err != nil {
 		return nil, err
@@ -60,7 +60,7 @@ func (s *Service) UndoOnFailure(ctx context.Context, tx *sqlite.Tx, m saga.Messa
 	if e.Event != m.Type {
 		return nil, saga.Poison("event %q does not match message type %q", e.Event, m.Type)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO compensations (booking_id, event, reason, at) VALUES (?, ?, ?, ?)`,
+	res, err := tx.ExecContext(ctx, `INSERT INTO compensations (booking_id, event, reason, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		e.Booking.ID, e.Event, e.Reason, time.Now().UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("compensation: record %s: %w", e.Booking.ID, err)

@@ -12,7 +12,7 @@ import (
 	"github.com/sagaboard/sagaboard/services/payment"
 	"github.com/sagaboard/sagaboard/services/saga"
 	"github.com/sagaboard/sagaboard/services/seats"
-	"github.com/sagaboard/sagaboard/services/sqlite/sqlitetest"
+	"github.com/sagaboard/sagaboard/services/store/storetest"
 )
 
 // The real participants, on their real stores, run the saga through the
@@ -41,24 +41,24 @@ func TestTheSagaRunsOnTheInMemoryBus(t *testing.T) {
 				sw.Apply(p)
 			}
 			ctx := context.Background()
-			log := sqlitetest.Quiet()
-			b, err := booking.New(ctx, sqlitetest.MustOpen(t, "booking"), bus, saga.Venue{Rows: 2, Cols: 2}, 0, log)
+			log := storetest.Quiet()
+			b, err := booking.New(ctx, storetest.MustOpen(t, "booking"), bus, saga.Venue{Rows: 2, Cols: 2}, 0, log)
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := payment.New(ctx, sqlitetest.MustOpen(t, "payment"), bus, sw, log)
+			p, err := payment.New(ctx, storetest.MustOpen(t, "payment"), bus, sw, log)
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := seats.New(ctx, sqlitetest.MustOpen(t, "seats"), bus, sw, log)
+			s, err := seats.New(ctx, storetest.MustOpen(t, "seats"), bus, sw, log)
 			if err != nil {
 				t.Fatal(err)
 			}
-			comp, err := compensation.New(ctx, sqlitetest.MustOpen(t, "compensation"), bus, log)
+			comp, err := compensation.New(ctx, storetest.MustOpen(t, "compensation"), bus, log)
 			if err != nil {
 				t.Fatal(err)
 			}
-			n, err := notification.New(ctx, sqlitetest.MustOpen(t, "notification"), bus, sw, log)
+			n, err := notification.New(ctx, storetest.MustOpen(t, "notification"), bus, sw, log)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/sagaboard/sagaboard/services/invariants"
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 const (
@@ -29,7 +29,7 @@ func seed50k(b *testing.B, l *lab) []string {
 		ids[i] = fmt.Sprintf("b%08d", i)
 	}
 	fill := func(db string, stmts []string, row func(i int, exec func(stmt int, args ...any))) {
-		_, err := l.dbs[db].Write(l.ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+		_, err := l.dbs[db].Write(l.ctx, func(tx *store.Tx) ([]saga.Message, error) {
 			for i := range benchBookings {
 				row(i, func(stmt int, args ...any) {
 					if _, err := tx.ExecContext(l.ctx, stmts[stmt], args...); err != nil {
@@ -153,7 +153,7 @@ func touch(b *testing.B, l *lab, ids []string, from int) {
 		touched = append(touched, ids[i])
 	}
 	write := func(db, q string, args func(id string) []any) {
-		_, err := l.dbs[db].Write(l.ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+		_, err := l.dbs[db].Write(l.ctx, func(tx *store.Tx) ([]saga.Message, error) {
 			for _, id := range touched {
 				if _, err := tx.ExecContext(l.ctx, q, args(id)...); err != nil {
 					return nil, err

@@ -17,7 +17,7 @@ import (
 	"github.com/sagaboard/sagaboard/services/payment"
 	"github.com/sagaboard/sagaboard/services/saga"
 	"github.com/sagaboard/sagaboard/services/seats"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // lab is the saga's stores, real SQLite files in a temporary folder, with
@@ -27,7 +27,7 @@ import (
 type lab struct {
 	tb   testing.TB
 	ctx  context.Context
-	dbs  map[string]*sqlite.DB
+	dbs  map[string]*store.DB
 	b    *booking.Service
 	p    *payment.Service
 	s    *seats.Service
@@ -69,9 +69,9 @@ func MustOpenLab(tb testing.TB, rows, cols int) *lab {
 	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
-	l := &lab{tb: tb, ctx: ctx, dbs: map[string]*sqlite.DB{}, sent: map[string]saga.Booking{}}
-	open := func(name string) *sqlite.DB {
-		db, err := sqlite.Open(ctx, filepath.Join(dir, name+".db"))
+	l := &lab{tb: tb, ctx: ctx, dbs: map[string]*store.DB{}, sent: map[string]saga.Booking{}}
+	open := func(name string) *store.DB {
+		db, err := store.OpenFile(ctx, filepath.Join(dir, name+".db"))
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -167,10 +167,10 @@ func (l *lab) observe(msgs ...saga.Message) {
 
 // apply hands m to a participant's effect in its store, as its consumer
 // would, shows what it caused to the observer, and returns that.
-func (l *lab) apply(db string, fn sqlite.Effect, m saga.Message) []saga.Message {
+func (l *lab) apply(db string, fn store.Effect, m saga.Message) []saga.Message {
 	l.tb.Helper()
 	var caused []saga.Message
-	outs, _ := l.dbs[db].Apply(l.ctx, []saga.Message{m}, func(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
+	outs, _ := l.dbs[db].Apply(l.ctx, []saga.Message{m}, func(ctx context.Context, tx *store.Tx, m saga.Message) ([]saga.Message, error) {
 		out, err := fn(ctx, tx, m)
 		caused = out // Apply sets each one's CausationID in place
 		return out, err
@@ -253,7 +253,7 @@ func (l *lab) compensated(user string, seatIDs ...string) string {
 func (l *lab) exec(db, q string, args ...any) {
 	l.tb.Helper()
 	var n int64
-	_, err := l.dbs[db].Write(l.ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+	_, err := l.dbs[db].Write(l.ctx, func(tx *store.Tx) ([]saga.Message, error) {
 		res, err := tx.ExecContext(l.ctx, q, args...)
 		if err == nil {
 			n, _ = res.RowsAffected()

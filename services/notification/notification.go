@@ -12,13 +12,13 @@ import (
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // Service is the Notification participant.
 type Service struct {
-	db       *sqlite.DB
-	runner   sqlite.Runner
+	db       *store.DB
+	runner   store.Runner
 	switches *saga.Switches
 	log      *slog.Logger
 }
@@ -33,8 +33,8 @@ type Notice struct {
 }
 
 // New opens Notification's store and returns the service.
-func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, sw *saga.Switches, log *slog.Logger) (*Service, error) {
-	err := db.Migrate(ctx, "notification", sqlite.Exec(`CREATE TABLE IF NOT EXISTS notifications (
+func New(ctx context.Context, db *store.DB, bus saga.Bus, sw *saga.Switches, log *slog.Logger) (*Service, error) {
+	err := db.Migrate(ctx, "notification", store.Exec(`CREATE TABLE IF NOT EXISTS notifications (
 		booking_id TEXT PRIMARY KEY,
 		user_id    TEXT NOT NULL,
 		success    INTEGER NOT NULL,
@@ -48,19 +48,19 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, sw *saga.Switches, lo
 	}
 	log = log.With("participant", saga.PartNotification)
 	s := &Service{db: db, switches: sw, log: log}
-	s.runner = sqlite.Runner{DB: db, Relay: sqlite.NewRelay(db, bus, log), Bus: bus, Switches: sw, Log: log}
+	s.runner = store.Runner{DB: db, Relay: store.NewRelay(db, bus, log), Bus: bus, Switches: sw, Log: log}
 	return s, nil
 }
 
 // Run consumes notification_queue until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
-	return s.runner.Run(ctx, sqlite.Consumption{Queue: saga.NotificationQueue, Effect: s.NotifyOnOutcome, Switch: saga.PartNotification})
+	return s.runner.Run(ctx, store.Consumption{Queue: saga.NotificationQueue, Effect: s.NotifyOnOutcome, Switch: saga.PartNotification})
 }
 
 // NotifyOnOutcome tells the user, once per booking. When the switch makes it
 // fail, the message goes to a retry queue that hands it back after a delay;
 // after MaxNotificationAttempts it is dead-lettered for a person to replay.
-func (s *Service) NotifyOnOutcome(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
+func (s *Service) NotifyOnOutcome(ctx context.Context, tx *store.Tx, m saga.Message) ([]saga.Message, error) {
 	e, err := saga.Expect(m, saga.TypeSeatsSold, saga.TypeBookingCancelled, saga.TypeNotificationRetry)
 	if err != nil {
 		return nil, err
@@ -126,7 +126,7 @@ func (s *Service) List(ctx context.Context, userID string, limit int) ([]Notice,
 		if err := rows.Scan(&n.BookingID, &n.UserID, &n.Success, &n.Text, &at); err != nil {
 			return nil, fmt.Errorf("notification: scan: %w", err)
 		}
-		n.At = sqlite.Time(at)
+		n.At = store.Time(at)
 		out = append(out, n)
 	}
 	return out, rows.Err()

@@ -8,14 +8,14 @@ import (
 
 	"github.com/sagaboard/sagaboard/services/notification"
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
-	"github.com/sagaboard/sagaboard/services/sqlite/sqlitetest"
+	"github.com/sagaboard/sagaboard/services/store"
+	"github.com/sagaboard/sagaboard/services/store/storetest"
 )
 
 // MustOpen opens Notification's store in a temporary folder with switches
 // set as a PUT /api/failures body ("" for none). Its bus is nil: only the
 // effect runs, as the consumer would apply it.
-func MustOpen(tb testing.TB, patch string) (*notification.Service, *sqlite.DB) {
+func MustOpen(tb testing.TB, patch string) (*notification.Service, *store.DB) {
 	tb.Helper()
 	sw := saga.NewSwitches()
 	if patch != "" {
@@ -25,8 +25,8 @@ func MustOpen(tb testing.TB, patch string) (*notification.Service, *sqlite.DB) {
 		}
 		sw.Apply(p)
 	}
-	db := sqlitetest.MustOpen(tb, "notification")
-	svc, err := notification.New(context.Background(), db, nil, sw, sqlitetest.Quiet())
+	db := storetest.MustOpen(tb, "notification")
+	svc, err := notification.New(context.Background(), db, nil, sw, storetest.Quiet())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -34,11 +34,11 @@ func MustOpen(tb testing.TB, patch string) (*notification.Service, *sqlite.DB) {
 }
 
 func sold(id string) saga.Message {
-	return sqlitetest.Message(saga.PartSeats, saga.TypeSeatsSold, saga.NotificationQueue, id, saga.Envelope{IsSuccess: saga.Bool(true)})
+	return storetest.Message(saga.PartSeats, saga.TypeSeatsSold, saga.NotificationQueue, id, saga.Envelope{IsSuccess: saga.Bool(true)})
 }
 
 func cancelled(id string) saga.Message {
-	return sqlitetest.Message(saga.PartBooking, saga.TypeBookingCancelled, saga.NotificationQueue, id, saga.Envelope{IsSuccess: saga.Bool(false)})
+	return storetest.Message(saga.PartBooking, saga.TypeBookingCancelled, saga.NotificationQueue, id, saga.Envelope{IsSuccess: saga.Bool(false)})
 }
 
 func TestNotifyOnOutcome(t *testing.T) {
@@ -53,7 +53,7 @@ func TestNotifyOnOutcome(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			svc, db := MustOpen(t, "")
-			out := sqlitetest.MustApplyOne(t, db, svc.NotifyOnOutcome, c.m)
+			out := storetest.MustApplyOne(t, db, svc.NotifyOnOutcome, c.m)
 			if out.Type != saga.TypeBookingNotified || out.RoutingKey != saga.KeyBookingNotified {
 				t.Errorf("caused %s to %s, want %s to %s", out.Type, out.RoutingKey, saga.TypeBookingNotified, saga.KeyBookingNotified)
 			}
@@ -69,7 +69,7 @@ func TestNotifyOnOutcome(t *testing.T) {
 			retry := c.m
 			retry.ID, retry.Type, retry.Attempt = saga.NewID(), saga.TypeNotificationRetry, 1
 			for _, m := range []saga.Message{c.m, sold("b1"), retry} {
-				if again := sqlitetest.MustApply(t, db, svc.NotifyOnOutcome, m); len(again) != 0 {
+				if again := storetest.MustApply(t, db, svc.NotifyOnOutcome, m); len(again) != 0 {
 					t.Errorf("%s %s caused %d messages after the user was told", m.Type, m.ID, len(again))
 				}
 			}
@@ -101,7 +101,7 @@ func TestRetryOnFailedSend(t *testing.T) {
 		if c.attempt > 0 {
 			m.Type, m.Attempt = saga.TypeNotificationRetry, c.attempt
 		}
-		out := sqlitetest.MustApplyOne(t, db, svc.NotifyOnOutcome, m)
+		out := storetest.MustApplyOne(t, db, svc.NotifyOnOutcome, m)
 		if out.Type != saga.TypeNotificationRetry || out.RoutingKey != c.wantQueue || out.Attempt != c.attempt+1 {
 			t.Errorf("attempt %d: caused %s to %s attempt %d, want %s to %s attempt %d",
 				c.attempt, out.Type, out.RoutingKey, out.Attempt, saga.TypeNotificationRetry, c.wantQueue, c.attempt+1)
@@ -109,14 +109,14 @@ func TestRetryOnFailedSend(t *testing.T) {
 		if !saga.Reaches(out.RoutingKey, saga.NotificationQueue) {
 			t.Errorf("attempt %d: %s does not come back to %s", c.attempt, out.RoutingKey, saga.NotificationQueue)
 		}
-		e := sqlitetest.Envelope(t, out)
+		e := storetest.Envelope(t, out)
 		if e.IsSuccess == nil || !*e.IsSuccess || !e.Injected || !strings.Contains(e.Reason, "notification.fail_rate=1") {
 			t.Errorf("attempt %d: isSuccess %v injected %v reason %q: the retry must keep the outcome and say why", c.attempt, e.IsSuccess, e.Injected, e.Reason)
 		}
 	}
 	last := sold("b1")
 	last.Type, last.Attempt = saga.TypeNotificationRetry, saga.MaxNotificationAttempts
-	_, err := sqlitetest.Apply(t, db, svc.NotifyOnOutcome, last)
+	_, err := storetest.Apply(t, db, svc.NotifyOnOutcome, last)
 	if !errors.Is(err, saga.ErrPoison) || !strings.Contains(err.Error(), "giving up") {
 		t.Errorf("attempt %d: %v, want a poison that gives up", saga.MaxNotificationAttempts, err)
 	}
@@ -128,9 +128,9 @@ func TestRetryOnFailedSend(t *testing.T) {
 // fail_next fails that many sends, then the retry gets through.
 func TestARetryGetsThroughOnceTheSwitchIsSpent(t *testing.T) {
 	svc, db := MustOpen(t, `{"notification":{"fail_next":1}}`)
-	retry := sqlitetest.MustApplyOne(t, db, svc.NotifyOnOutcome, cancelled("b1"))
+	retry := storetest.MustApplyOne(t, db, svc.NotifyOnOutcome, cancelled("b1"))
 	retry.Queue = saga.NotificationQueue // as the retry queue hands it back
-	if out := sqlitetest.MustApplyOne(t, db, svc.NotifyOnOutcome, retry); out.Type != saga.TypeBookingNotified {
+	if out := storetest.MustApplyOne(t, db, svc.NotifyOnOutcome, retry); out.Type != saga.TypeBookingNotified {
 		t.Errorf("the retry caused %s, want %s", out.Type, saga.TypeBookingNotified)
 	}
 	if n, err := svc.Get(context.Background(), "b1"); err != nil || n.Success {
@@ -140,8 +140,8 @@ func TestARetryGetsThroughOnceTheSwitchIsSpent(t *testing.T) {
 
 func TestAnOutcomeWithoutIsSuccessIsPoison(t *testing.T) {
 	svc, db := MustOpen(t, "")
-	m := sqlitetest.Message(saga.PartSeats, saga.TypeSeatsSold, saga.NotificationQueue, "b1", saga.Envelope{})
-	if _, err := sqlitetest.Apply(t, db, svc.NotifyOnOutcome, m); !errors.Is(err, saga.ErrPoison) {
+	m := storetest.Message(saga.PartSeats, saga.TypeSeatsSold, saga.NotificationQueue, "b1", saga.Envelope{})
+	if _, err := storetest.Apply(t, db, svc.NotifyOnOutcome, m); !errors.Is(err, saga.ErrPoison) {
 		t.Errorf("%v, want ErrPoison", err)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"fmt"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // Get returns the notice sent for one booking, or an error wrapping
@@ -24,6 +24,6 @@ func (s *Service) Get(ctx context.Context, bookingID string) (Notice, error) {
 	if err != nil {
 		return n, fmt.Errorf("notification: get %s: %w", bookingID, err)
 	}
-	n.At = sqlite.Time(at)
+	n.At = store.Time(at)
 	return n, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sagaboard/sagaboard/services/invariants"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // Audit is the observer's record of messages as the invariant checker reads
@@ -17,6 +18,10 @@ type Audit struct{ s *Service }
 // Audit returns the events' audit. Its change feed reads by seq, the
 // events' primary key.
 func (s *Service) Audit() *Audit { return &Audit{s: s} }
+
+// ReadAudit reads the record in a store another process writes, opened read-only
+// (PostgreSQL), for a checker that runs elsewhere.
+func ReadAudit(db *store.DB) *Audit { return &Audit{s: &Service{db: db}} }
 
 var _ invariants.Events = (*Audit)(nil)
 

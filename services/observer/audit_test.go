@@ -11,7 +11,7 @@ import (
 
 	"github.com/sagaboard/sagaboard/services/observer"
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // tapBus hands the test the observer's tap handler.
@@ -41,13 +41,13 @@ func (b *tapBus) handler() saga.BatchHandler {
 func TestAnEventsTableFromAnOlderReleaseGainsCausedBy(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "observer.db")
-	db, err := sqlite.Open(ctx, path)
+	db, err := store.OpenFile(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 	// The events table as the first release made it, with one event.
-	err = db.Migrate(ctx, "old-observer", sqlite.Exec(`CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL,
+	err = db.Migrate(ctx, "old-observer", store.Exec(`CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL,
 			routing_key TEXT NOT NULL, booking_id TEXT NOT NULL, type TEXT NOT NULL, source TEXT NOT NULL,
 			attempt INTEGER NOT NULL, published_at INTEGER NOT NULL, observed_at INTEGER NOT NULL, payload BLOB NOT NULL)`,
 		`INSERT INTO events (message_id, routing_key, booking_id, type, source, attempt, published_at, observed_at, payload)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // DeadLetter is a message no participant could handle.
@@ -59,7 +59,7 @@ type DeadLetterStats struct {
 func (s *Service) recordDead(ctx context.Context, msgs []saga.Message) []saga.Outcome {
 	outs := make([]saga.Outcome, len(msgs))
 	fresh := make([]DeadLetter, 0, len(msgs))
-	_, err := s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+	_, err := s.db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
 		for _, m := range msgs {
 			d, err := insertDead(ctx, tx, m, m.DeadQueue, m.DeadReason)
 			if err != nil {
@@ -88,7 +88,7 @@ func (s *Service) deadRecorded(fresh []DeadLetter) {
 }
 
 // insertDead stores m as a dead letter taken from queue for reason.
-func insertDead(ctx context.Context, tx *sqlite.Tx, m saga.Message, queue, reason string) (DeadLetter, error) {
+func insertDead(ctx context.Context, tx *store.Tx, m saga.Message, queue, reason string) (DeadLetter, error) {
 	body := m.Body
 	if len(body) > MaxStoredBody {
 		body = body[:MaxStoredBody]
@@ -113,7 +113,7 @@ func insertDead(ctx context.Context, tx *sqlite.Tx, m saga.Message, queue, reaso
 // trimDead deletes all but the newest MaxDeadLetters and counts what it
 // deleted: the dead-letter queue is drained into this table, so this is
 // what bounds both.
-func trimDead(ctx context.Context, tx *sqlite.Tx) error {
+func trimDead(ctx context.Context, tx *store.Tx) error {
 	// Ids sort by time, so everything at or below the first id past
 	// the newest MaxDeadLetters is older.
 	res, err := tx.ExecContext(ctx, `DELETE FROM dead_letters WHERE id <= (SELECT id FROM dead_letters ORDER BY id DESC LIMIT 1 OFFSET ?)`, MaxDeadLetters)
@@ -156,9 +156,9 @@ func (s *Service) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, err
 		if err := rows.Scan(&d.ID, &d.MessageID, &d.Queue, &d.Reason, &d.Type, &d.BookingID, &body, &at, &replayed, &d.OriginalSender); err != nil {
 			return nil, fmt.Errorf("observer: scan dead letter: %w", err)
 		}
-		d.Body, d.At, d.Forged = textPrefix(body, 4096), sqlite.Time(at), forged(d.Reason)
+		d.Body, d.At, d.Forged = textPrefix(body, 4096), store.Time(at), forged(d.Reason)
 		if replayed.Valid {
-			t := sqlite.Time(replayed.Int64)
+			t := store.Time(replayed.Int64)
 			d.ReplayedAt = &t
 		}
 		out = append(out, d)
@@ -196,7 +196,7 @@ func (s *Service) Replay(ctx context.Context, id string) error {
 	if err := s.bus.Replay(ctx, queue, m); err != nil {
 		return fmt.Errorf("observer: replay %s: %w", id, err)
 	}
-	_, err = s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+	_, err = s.db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
 		_, err := tx.ExecContext(ctx, `UPDATE dead_letters SET replayed_at = ? WHERE id = ?`, time.Now().UnixMilli(), id)
 		return nil, err
 	})

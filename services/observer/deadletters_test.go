@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +12,7 @@ import (
 
 	"github.com/sagaboard/sagaboard/services/observer"
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store/storetest"
 )
 
 // queueBus hands the test the observer's handler for each queue.
@@ -37,11 +36,7 @@ func (b *queueBus) Consume(ctx context.Context, queue string, _ saga.ConsumeOpti
 func MustRunObserver(t *testing.T, queue string) (*observer.Service, saga.BatchHandler) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "observer.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.MustOpen(t, saga.PartObserver)
 	bus := &queueBus{h: map[string]saga.BatchHandler{}}
 	svc, err := observer.New(ctx, db, bus, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // Going back in time reads three records: the events (what the saga did),
@@ -80,9 +80,10 @@ func sameDepths(a, b []saga.QueueStat) bool {
 
 // RecordDepths keeps one set of queue depths, read at at.
 func (s *Service) RecordDepths(ctx context.Context, at time.Time, stats []saga.QueueStat) error {
-	_, err := s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+	_, err := s.db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
 		for _, q := range stats {
-			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO queue_depths (at, name, ready, unacked, consumers) VALUES (?, ?, ?, ?, ?)`,
+			if _, err := tx.ExecContext(ctx, `INSERT INTO queue_depths (at, name, ready, unacked, consumers) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (at, name) DO UPDATE SET ready = excluded.ready, unacked = excluded.unacked, consumers = excluded.consumers`,
 				at.UnixMilli(), q.Name, q.Ready, q.Unacked, q.Consumers); err != nil {
 				return nil, err
 			}
@@ -98,7 +99,7 @@ func (s *Service) RecordDepths(ctx context.Context, at time.Time, stats []saga.Q
 // PruneDepths deletes depth samples older than before, except the newest
 // set, which is in force until the next one.
 func (s *Service) PruneDepths(ctx context.Context, before time.Time) error {
-	_, err := s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+	_, err := s.db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
 		_, err := tx.ExecContext(ctx, `DELETE FROM queue_depths WHERE at < ? AND at < (SELECT MAX(at) FROM queue_depths)`, before.UnixMilli())
 		return nil, err
 	})
@@ -146,7 +147,7 @@ func (s *Service) DepthsAt(ctx context.Context, at time.Time) (time.Time, []saga
 		return len(order) + 1
 	}
 	slices.SortStableFunc(out, func(a, b saga.QueueStat) int { return rank(a) - rank(b) })
-	return sqlite.Time(when), out, nil
+	return store.Time(when), out, nil
 }
 
 // MaxHistoryEvents bounds how many events EventsUntil reads, so one moment
@@ -159,8 +160,8 @@ const MaxHistoryEvents = 200_000
 // names the booking's seats: rebuilding a moment needs no other.
 func (s *Service) EventsUntil(ctx context.Context, at time.Time) ([]Event, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT * FROM (SELECT seq, message_id, routing_key, booking_id, type, source, caused_by, attempt, published_at, observed_at,
-			CASE WHEN type = ? THEN payload ELSE X'' END, trace_id
-		FROM events WHERE published_at <= ? ORDER BY published_at DESC, seq DESC LIMIT ?) ORDER BY published_at, seq`,
+			CASE WHEN type = ? THEN payload ELSE substr(payload, 1, 0) END, trace_id
+		FROM events WHERE published_at <= ? ORDER BY published_at DESC, seq DESC LIMIT ?) AS recent ORDER BY published_at, seq`,
 		saga.TypeBookingCreated, at.UnixMilli(), MaxHistoryEvents)
 	if err != nil {
 		return nil, fmt.Errorf("observer: events until %s: %w", at.Format(time.RFC3339), err)
@@ -188,12 +189,12 @@ func (s *Service) Recorded(ctx context.Context) (from, to time.Time, err error) 
 	err = s.db.QueryRowContext(ctx, `SELECT COALESCE(MIN(lo), 0), COALESCE(MAX(hi), 0) FROM (
 			SELECT MIN(published_at) AS lo, MAX(published_at) AS hi FROM events
 			UNION ALL SELECT MIN(at), MAX(at) FROM switch_changes WHERE at > 0
-			UNION ALL SELECT MIN(at), MAX(at) FROM queue_depths)`).Scan(&lo, &hi)
+			UNION ALL SELECT MIN(at), MAX(at) FROM queue_depths) AS spans`).Scan(&lo, &hi)
 	if err != nil {
 		return time.Time{}, time.Time{}, fmt.Errorf("observer: recorded range: %w", err)
 	}
 	if lo == 0 {
 		return time.Time{}, time.Time{}, nil
 	}
-	return sqlite.Time(lo), sqlite.Time(hi), nil
+	return store.Time(lo), store.Time(hi), nil
 }

@@ -17,7 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // Event is one observed message.
@@ -49,7 +49,7 @@ func (e Event) Envelope() saga.Envelope {
 
 // Service is the observer.
 type Service struct {
-	db  *sqlite.DB
+	db  *store.DB
 	bus saga.Bus
 	log *slog.Logger
 
@@ -63,8 +63,8 @@ type Service struct {
 }
 
 // New opens the observer's store.
-func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*Service, error) {
-	err := db.Migrate(ctx, "observer", sqlite.Exec(`CREATE TABLE IF NOT EXISTS events (
+func New(ctx context.Context, db *store.DB, bus saga.Bus, log *slog.Logger) (*Service, error) {
+	err := db.Migrate(ctx, "observer", store.Exec(`CREATE TABLE IF NOT EXISTS events (
 			seq          INTEGER PRIMARY KEY AUTOINCREMENT,
 			message_id   TEXT NOT NULL,
 			routing_key  TEXT NOT NULL,
@@ -98,17 +98,17 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*S
 			id      INTEGER PRIMARY KEY CHECK (id = 1),
 			dropped INTEGER NOT NULL
 		)`,
-		`INSERT OR IGNORE INTO dead_letter_stats (id, dropped) VALUES (1, 0)`),
+		`INSERT INTO dead_letter_stats (id, dropped) VALUES (1, 0) ON CONFLICT DO NOTHING`),
 		// caused_by came after the first release: files made before it lack
 		// it, and their old events keep it empty.
-		sqlite.AddColumn("events", "caused_by", "TEXT NOT NULL DEFAULT ''"),
+		store.AddColumn("events", "caused_by", "TEXT NOT NULL DEFAULT ''"),
 		// original_sender came with broker-validated senders; older dead
 		// letters do not know theirs.
-		sqlite.AddColumn("dead_letters", "original_sender", "TEXT NOT NULL DEFAULT ''"),
+		store.AddColumn("dead_letters", "original_sender", "TEXT NOT NULL DEFAULT ''"),
 		// switch_changes came with explaining past waits: a booking that
 		// waited behind a paused step keeps the reason after the switch is
 		// back, read from the switches as they were, not as they are.
-		sqlite.Exec(`CREATE TABLE IF NOT EXISTS switch_changes (
+		store.Exec(`CREATE TABLE IF NOT EXISTS switch_changes (
 			at       INTEGER NOT NULL,
 			by       TEXT NOT NULL,
 			switches BLOB NOT NULL,
@@ -116,11 +116,11 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*S
 		) WITHOUT ROWID`),
 		// trace_id came with tracing, after switch_changes; older events
 		// have none.
-		sqlite.AddColumn("events", "trace_id", "TEXT NOT NULL DEFAULT ''"),
+		store.AddColumn("events", "trace_id", "TEXT NOT NULL DEFAULT ''"),
 		// queue_depths and the published_at index came with going back in
 		// time: the queues' depths as the observer saw them, and events
 		// read in the order they were sent, up to a moment.
-		sqlite.Exec(`CREATE TABLE IF NOT EXISTS queue_depths (
+		store.Exec(`CREATE TABLE IF NOT EXISTS queue_depths (
 			at        INTEGER NOT NULL,
 			name      TEXT NOT NULL,
 			ready     INTEGER NOT NULL,
@@ -131,7 +131,7 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, log *slog.Logger) (*S
 			`CREATE INDEX IF NOT EXISTS events_published ON events (published_at, seq)`),
 		// tap_offsets came with the tap as a stream: where each stream this
 		// observer reads is recorded up to, stored with what was recorded.
-		sqlite.Exec(`CREATE TABLE IF NOT EXISTS tap_offsets (
+		store.Exec(`CREATE TABLE IF NOT EXISTS tap_offsets (
 			queue TEXT PRIMARY KEY,
 			next  BIGINT NOT NULL
 		)`))
@@ -175,8 +175,8 @@ func (s *Service) record(ctx context.Context, msgs []saga.Message) []saga.Outcom
 	s.noticeGap(msgs)
 	var fresh []Event
 	var dead []DeadLetter
-	_, err := s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
-		fresh, dead = fresh[:0], dead[:0] // a retried transaction starts again
+	_, err := s.db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
+		fresh, dead = fresh[:0], dead[:0] // a run again after a collision starts afresh
 		for _, m := range msgs {
 			if m.Refused != nil {
 				// Refused on a stream, which cannot dead-letter it: it is
@@ -193,17 +193,19 @@ func (s *Service) record(ctx context.Context, msgs []saga.Message) []saga.Outcom
 			if ev.MessageID == "" {
 				ev.MessageID = saga.NewID() // a foreign message: record it anyway
 			}
-			res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO events
+			// RETURNING gives the seq on both engines; a copy already
+			// recorded returns no row.
+			err := tx.QueryRowContext(ctx, `INSERT INTO events
 				(message_id, routing_key, booking_id, type, source, caused_by, attempt, published_at, observed_at, payload, trace_id)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ev.MessageID, ev.Queue, clip(ev.BookingID, 64), clip(ev.Type, 64), clip(ev.Source, 64),
-				ev.CausedBy, ev.Attempt, ev.At.UnixMilli(), now.UnixMilli(), []byte(ev.Payload), ev.TraceID)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq`, ev.MessageID, ev.Queue, clip(ev.BookingID, 64), clip(ev.Type, 64), clip(ev.Source, 64),
+				ev.CausedBy, ev.Attempt, ev.At.UnixMilli(), now.UnixMilli(), []byte(ev.Payload), ev.TraceID).Scan(&ev.Seq)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
 			if err != nil {
 				return nil, fmt.Errorf("observer: insert event: %w", err)
 			}
-			if n, _ := res.RowsAffected(); n == 1 {
-				ev.Seq, _ = res.LastInsertId()
-				fresh = append(fresh, ev)
-			}
+			fresh = append(fresh, ev)
 		}
 		if len(dead) > 0 {
 			if err := trimDead(ctx, tx); err != nil {
@@ -291,7 +293,7 @@ func scanEvent(rows *sql.Rows) (Event, error) {
 	if err := rows.Scan(&e.Seq, &e.MessageID, &e.Queue, &e.BookingID, &e.Type, &e.Source, &e.CausedBy, &e.Attempt, &pub, &obs, &p, &e.TraceID); err != nil {
 		return e, fmt.Errorf("observer: scan event: %w", err)
 	}
-	e.At, e.ObservedAt, e.Payload = sqlite.Time(pub), sqlite.Time(obs), json.RawMessage(p)
+	e.At, e.ObservedAt, e.Payload = store.Time(pub), store.Time(obs), json.RawMessage(p)
 	return e, nil
 }
 

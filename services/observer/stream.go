@@ -7,7 +7,7 @@ import (
 	"fmt"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // ReadTapAsStream makes the observer read its tap as a stream (rabbit's
@@ -51,7 +51,7 @@ func (s *Service) noticeGap(msgs []saga.Message) {
 // storeOffset records, in the transaction that recorded msgs, that the tap
 // is read up to the last of them. It never goes back: a batch retried one
 // message at a time (saga.Recover) stores its offsets in order anyway.
-func storeOffset(ctx context.Context, tx *sqlite.Tx, msgs []saga.Message) error {
+func storeOffset(ctx context.Context, tx *store.Tx, msgs []saga.Message) error {
 	next := int64(-1)
 	for _, m := range msgs {
 		if m.InStream {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // SwitchChange is the failure switches as one change set them: in force
@@ -28,8 +28,8 @@ func (s *Service) RecordSwitches(ctx context.Context, st saga.SwitchState) error
 	if err != nil {
 		return fmt.Errorf("observer: encode switches: %w", err)
 	}
-	_, err = s.db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
-		_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO switch_changes (at, by, switches) VALUES (?, ?, ?)`,
+	_, err = s.db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
+		_, err := tx.ExecContext(ctx, `INSERT INTO switch_changes (at, by, switches) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
 			st.At, st.By, body)
 		return nil, err
 	})
@@ -64,10 +64,10 @@ func (s *Service) WatchSwitches(ctx context.Context, switches *saga.Switches) {
 // zero time: the switches start off.
 func (s *Service) SwitchesDuring(ctx context.Context, from, to time.Time) ([]SwitchChange, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT at, switches FROM (
-			SELECT at, by, switches FROM (SELECT at, by, switches FROM switch_changes WHERE at <= ? ORDER BY at DESC, by DESC LIMIT 1)
+			SELECT at, by, switches FROM (SELECT at, by, switches FROM switch_changes WHERE at <= ? ORDER BY at DESC, by DESC LIMIT 1) AS before
 			UNION ALL
-			SELECT at, by, switches FROM (SELECT at, by, switches FROM switch_changes WHERE at > ? AND at <= ? ORDER BY at, by LIMIT ?)
-		) ORDER BY at, by`, from.UnixMilli(), from.UnixMilli(), to.UnixMilli(), MaxSwitchChanges)
+			SELECT at, by, switches FROM (SELECT at, by, switches FROM switch_changes WHERE at > ? AND at <= ? ORDER BY at, by LIMIT ?) AS during
+		) AS changes ORDER BY at, by`, from.UnixMilli(), from.UnixMilli(), to.UnixMilli(), MaxSwitchChanges)
 	if err != nil {
 		return nil, fmt.Errorf("observer: switches during %s–%s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 	}
@@ -79,7 +79,7 @@ func (s *Service) SwitchesDuring(ctx context.Context, from, to time.Time) ([]Swi
 		if err := rows.Scan(&at, &body); err != nil {
 			return nil, fmt.Errorf("observer: scan switch change: %w", err)
 		}
-		c := SwitchChange{At: sqlite.Time(at)}
+		c := SwitchChange{At: store.Time(at)}
 		if err := json.Unmarshal(body, &c.Switches); err != nil {
 			return nil, fmt.Errorf("observer: decode switch change at %d: %w", at, err)
 		}

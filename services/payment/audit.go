@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sagaboard/sagaboard/services/invariants"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // Audit is Payment's ledger as the invariant checker reads it: read-only
@@ -16,6 +17,10 @@ type Audit struct{ s *Service }
 // Audit returns the ledger's audit. Its change feed reads by the ledger_at
 // index New creates.
 func (s *Service) Audit() *Audit { return &Audit{s: s} }
+
+// ReadAudit reads the ledger in a store another process writes, opened read-only
+// (PostgreSQL), for a checker that runs elsewhere.
+func ReadAudit(db *store.DB) *Audit { return &Audit{s: &Service{db: db}} }
 
 var _ invariants.Ledger = (*Audit)(nil)
 

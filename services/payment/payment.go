@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // Service is the Payment participant.
 type Service struct {
-	db       *sqlite.DB
-	runner   sqlite.Runner
+	db       *store.DB
+	runner   store.Runner
 	switches *saga.Switches
 	log      *slog.Logger
 }
@@ -31,8 +31,8 @@ type Entry struct {
 }
 
 // New opens Payment's store and returns the service.
-func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, sw *saga.Switches, log *slog.Logger) (*Service, error) {
-	err := db.Migrate(ctx, "payment", sqlite.Exec(`CREATE TABLE IF NOT EXISTS ledger (
+func New(ctx context.Context, db *store.DB, bus saga.Bus, sw *saga.Switches, log *slog.Logger) (*Service, error) {
+	err := db.Migrate(ctx, "payment", store.Exec(`CREATE TABLE IF NOT EXISTS ledger (
 		booking_id   TEXT NOT NULL,
 		kind         TEXT NOT NULL CHECK (kind IN ('charge', 'refund')),
 		amount_cents INTEGER NOT NULL,
@@ -45,29 +45,39 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, sw *saga.Switches, lo
 		`CREATE TABLE IF NOT EXISTS closed (
 			booking_id TEXT PRIMARY KEY,
 			at         INTEGER NOT NULL
-		) WITHOUT ROWID`))
+		) WITHOUT ROWID`),
+		// decided lists bookings Payment has charged or declined: the
+		// decision is the booking's, not the message's, so the same
+		// booking sent again under another message id (a producer that
+		// retried, a copy from a second process) is decided once. Bookings
+		// charged before it came are decided too.
+		store.Exec(`CREATE TABLE IF NOT EXISTS decided (
+			booking_id TEXT PRIMARY KEY,
+			at         INTEGER NOT NULL
+		) WITHOUT ROWID`,
+			`INSERT INTO decided (booking_id, at) SELECT booking_id, at FROM ledger WHERE kind = 'charge' ON CONFLICT DO NOTHING`))
 	if err != nil {
 		return nil, fmt.Errorf("payment: %w", err)
 	}
 	log = log.With("participant", saga.PartPayment)
 	s := &Service{db: db, switches: sw, log: log}
-	s.runner = sqlite.Runner{DB: db, Relay: sqlite.NewRelay(db, bus, log), Bus: bus, Switches: sw, Log: log}
+	s.runner = store.Runner{DB: db, Relay: store.NewRelay(db, bus, log), Bus: bus, Switches: sw, Log: log}
 	return s, nil
 }
 
 // Run consumes payment_queue and refund_queue until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	return s.runner.Run(ctx,
-		sqlite.Consumption{Queue: saga.PaymentQueue, Effect: s.ChargeOnBookingCreated, Switch: saga.PartPayment},
+		store.Consumption{Queue: saga.PaymentQueue, Effect: s.ChargeOnBookingCreated, Switch: saga.PartPayment},
 		// Refunds ignore the switches: an undo must not be made to fail by
 		// the fault a person injected to cause it.
-		sqlite.Consumption{Queue: saga.RefundQueue, Effect: s.RefundOnRefundRequested},
+		store.Consumption{Queue: saga.RefundQueue, Effect: s.RefundOnRefundRequested},
 	)
 }
 
 // ChargeOnBookingCreated charges the booking, or declines it when the
 // payment switch says so.
-func (s *Service) ChargeOnBookingCreated(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
+func (s *Service) ChargeOnBookingCreated(ctx context.Context, tx *store.Tx, m saga.Message) ([]saga.Message, error) {
 	e, err := saga.Expect(m, saga.TypeBookingCreated)
 	if err != nil {
 		return nil, err
@@ -81,14 +91,29 @@ func (s *Service) ChargeOnBookingCreated(ctx context.Context, tx *sqlite.Tx, m s
 		note := saga.Envelope{Booking: e.Booking, Reason: "late BookingCreated neutralised: the booking was already compensated, so nothing was charged"}
 		return []saga.Message{saga.NewMessage(saga.PartPayment, saga.TypeLateMessageNeutralised, saga.KeyNotes, note)}, nil
 	}
+	// The booking is decided once, whichever copy of its BookingCreated
+	// comes first; on PostgreSQL a twin process deciding the same booking
+	// waits on this row and then finds it taken.
+	res, err := tx.ExecContext(ctx, `INSERT INTO decided (booking_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING`, e.Booking.ID, time.Now().UnixMilli())
+	var fresh int64
+	if err == nil {
+		fresh, err = res.RowsAffected()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("payment: decide %s: %w", e.Booking.ID, err)
+	}
+	if fresh == 0 {
+		s.log.Info("booking already decided; this copy changes nothing", "booking", e.Booking.ID, "message", m.ID)
+		note := saga.Envelope{Booking: e.Booking, Reason: "a second BookingCreated for a booking already charged or declined, under another message id: neutralised, nothing charged again"}
+		return []saga.Message{saga.NewMessage(saga.PartPayment, saga.TypeLateMessageNeutralised, saga.KeyNotes, note)}, nil
+	}
 	if fault, ok := s.switches.Decide(saga.PartPayment, e.Booking.UserID, rand.Float64()); ok {
 		out := saga.Envelope{Booking: e.Booking, Event: saga.TypePaymentServiceFailed,
 			Reason: "declined: " + fault, Injected: true}
 		return []saga.Message{saga.NewMessage(saga.PartPayment, saga.TypePaymentServiceFailed, saga.CompensationQueue, out)}, nil
 	}
-	// OR IGNORE: a charge that exists already (the same booking sent twice
-	// under two message ids) is not charged again.
-	_, err = tx.ExecContext(ctx, `INSERT OR IGNORE INTO ledger (booking_id, kind, amount_cents, at) VALUES (?, 'charge', ?, ?)`,
+	// ON CONFLICT: a charge cannot be made twice, whatever decided says.
+	_, err = tx.ExecContext(ctx, `INSERT INTO ledger (booking_id, kind, amount_cents, at) VALUES (?, 'charge', ?, ?) ON CONFLICT DO NOTHING`,
 		e.Booking.ID, e.Booking.AmountCents, time.Now().UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("payment: charge %s: %w", e.Booking.ID, err)
@@ -99,12 +124,12 @@ func (s *Service) ChargeOnBookingCreated(ctx context.Context, tx *sqlite.Tx, m s
 
 // RefundOnRefundRequested refunds a charge once, then passes the undo on to
 // Booking to release the seats.
-func (s *Service) RefundOnRefundRequested(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
+func (s *Service) RefundOnRefundRequested(ctx context.Context, tx *store.Tx, m saga.Message) ([]saga.Message, error) {
 	e, err := saga.Expect(m, saga.TypeRefundRequested)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO closed (booking_id, at) VALUES (?, ?)`, e.Booking.ID, time.Now().UnixMilli()); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO closed (booking_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING`, e.Booking.ID, time.Now().UnixMilli()); err != nil {
 		return nil, fmt.Errorf("payment: close %s: %w", e.Booking.ID, err)
 	}
 	var charged int64
@@ -117,7 +142,7 @@ func (s *Service) RefundOnRefundRequested(ctx context.Context, tx *sqlite.Tx, m 
 	case err != nil:
 		return nil, fmt.Errorf("payment: find charge %s: %w", e.Booking.ID, err)
 	default:
-		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO ledger (booking_id, kind, amount_cents, at) VALUES (?, 'refund', ?, ?)`,
+		res, err := tx.ExecContext(ctx, `INSERT INTO ledger (booking_id, kind, amount_cents, at) VALUES (?, 'refund', ?, ?) ON CONFLICT DO NOTHING`,
 			e.Booking.ID, charged, time.Now().UnixMilli())
 		if err != nil {
 			return nil, fmt.Errorf("payment: refund %s: %w", e.Booking.ID, err)
@@ -152,7 +177,7 @@ func (s *Service) Ledger(ctx context.Context, bookingID string, limit int) ([]En
 		if err := rows.Scan(&e.BookingID, &e.Kind, &e.AmountCents, &at); err != nil {
 			return nil, fmt.Errorf("payment: scan ledger: %w", err)
 		}
-		e.At = sqlite.Time(at)
+		e.At = store.Time(at)
 		out = append(out, e)
 	}
 	return out, rows.Err()

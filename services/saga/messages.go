@@ -176,7 +176,7 @@ type Message struct {
 	// Trace is the trace context of the step that made the message, so its
 	// consumer's step is that step's child across the broker and the
 	// outbox. A handler behind the tracing middleware sees its own step's
-	// context here, which the messages it makes inherit (sqlite.Apply).
+	// context here, which the messages it makes inherit (store.Apply).
 	Trace Trace
 }
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/sagaboard/sagaboard/services/invariants"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // Audit is SeatUpdating's record of sales as the invariant checker reads it:
@@ -18,11 +18,16 @@ type Audit struct{ s *Service }
 // the time of sale its change feed reads by: one short write at start,
 // nothing once the index exists.
 func (s *Service) Audit(ctx context.Context) (*Audit, error) {
-	if err := s.db.Migrate(ctx, "seats-audit", sqlite.Exec(`CREATE INDEX IF NOT EXISTS tickets_at ON tickets (at)`)); err != nil {
+	if err := s.db.Migrate(ctx, "seats-audit", store.Exec(`CREATE INDEX IF NOT EXISTS tickets_at ON tickets (at)`)); err != nil {
 		return nil, fmt.Errorf("seats: index for the audit: %w", err)
 	}
 	return &Audit{s: s}, nil
 }
+
+// ReadAudit reads the tickets in a store another process writes, opened
+// read-only (PostgreSQL), for a checker that runs elsewhere. Its index on
+// the tickets' time is the seats process's to make (see New).
+func ReadAudit(db *store.DB) *Audit { return &Audit{s: &Service{db: db}} }
 
 var _ invariants.Tickets = (*Audit)(nil)
 

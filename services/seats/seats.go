@@ -13,22 +13,22 @@ import (
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // Service is the SeatUpdating participant.
 type Service struct {
-	db       *sqlite.DB
-	runner   sqlite.Runner
+	db       *store.DB
+	runner   store.Runner
 	switches *saga.Switches
 	log      *slog.Logger
 }
 
 // New opens SeatUpdating's store and returns the service.
-func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, sw *saga.Switches, log *slog.Logger) (*Service, error) {
+func New(ctx context.Context, db *store.DB, bus saga.Bus, sw *saga.Switches, log *slog.Logger) (*Service, error) {
 	// tickets is the record of sales: the primary key makes selling one seat
 	// twice impossible, whatever any other store says.
-	err := db.Migrate(ctx, "seats", sqlite.Exec(`CREATE TABLE IF NOT EXISTS tickets (
+	err := db.Migrate(ctx, "seats", store.Exec(`CREATE TABLE IF NOT EXISTS tickets (
 		seat_id    TEXT PRIMARY KEY,
 		booking_id TEXT NOT NULL,
 		at         INTEGER NOT NULL
@@ -43,19 +43,26 @@ func New(ctx context.Context, db *sqlite.DB, bus saga.Bus, sw *saga.Switches, lo
 	if err != nil {
 		return nil, fmt.Errorf("seats: %w", err)
 	}
+	// On PostgreSQL the checker may run in another process, which reads
+	// this store and cannot make the index it needs: make it here.
+	if db.Postgres() {
+		if _, err := (&Service{db: db}).Audit(ctx); err != nil {
+			return nil, err
+		}
+	}
 	log = log.With("participant", saga.PartSeats)
 	s := &Service{db: db, switches: sw, log: log}
-	s.runner = sqlite.Runner{DB: db, Relay: sqlite.NewRelay(db, bus, log), Bus: bus, Switches: sw, Log: log}
+	s.runner = store.Runner{DB: db, Relay: store.NewRelay(db, bus, log), Bus: bus, Switches: sw, Log: log}
 	return s, nil
 }
 
 // Run consumes seat_update_queue until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	return s.runner.Run(ctx,
-		sqlite.Consumption{Queue: saga.SeatUpdateQueue, Effect: s.SellOnPaymentCompleted, Switch: saga.PartSeats},
+		store.Consumption{Queue: saga.SeatUpdateQueue, Effect: s.SellOnPaymentCompleted, Switch: saga.PartSeats},
 		// The void is an undo: the switches that slow or pause selling must
 		// not hold it up, or a paused step could never be compensated.
-		sqlite.Consumption{Queue: saga.SeatVoidQueue, Effect: s.VoidOnDeadline},
+		store.Consumption{Queue: saga.SeatVoidQueue, Effect: s.VoidOnDeadline},
 	)
 }
 
@@ -63,7 +70,7 @@ func (s *Service) Run(ctx context.Context) error {
 // seats are sold, the pivot stands and compensation stops here; otherwise the
 // booking is voided, so a sale can never happen, and the undo goes on to
 // Payment.
-func (s *Service) VoidOnDeadline(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
+func (s *Service) VoidOnDeadline(ctx context.Context, tx *store.Tx, m saga.Message) ([]saga.Message, error) {
 	e, err := saga.Expect(m, saga.TypeSeatsVoidRequested)
 	if err != nil {
 		return nil, err
@@ -77,7 +84,7 @@ func (s *Service) VoidOnDeadline(ctx context.Context, tx *sqlite.Tx, m saga.Mess
 			Reason: "the seats were sold before the deadline: the pivot stands and the booking is confirmed"}
 		return []saga.Message{saga.NewMessage(saga.PartSeats, saga.TypeVoidRefused, saga.KeyNotes, note)}, nil
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO voided (booking_id, at) VALUES (?, ?)`, e.Booking.ID, time.Now().UnixMilli()); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO voided (booking_id, at) VALUES (?, ?) ON CONFLICT DO NOTHING`, e.Booking.ID, time.Now().UnixMilli()); err != nil {
 		return nil, fmt.Errorf("seats: void %s: %w", e.Booking.ID, err)
 	}
 	out := saga.Envelope{Booking: e.Booking, Event: e.Event, Cause: e.Cause, Reason: "voided: these seats will not be sold to this booking"}
@@ -86,7 +93,7 @@ func (s *Service) VoidOnDeadline(ctx context.Context, tx *sqlite.Tx, m saga.Mess
 
 // SellOnPaymentCompleted sells the seats, or reports the failure to
 // Compensation.
-func (s *Service) SellOnPaymentCompleted(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
+func (s *Service) SellOnPaymentCompleted(ctx context.Context, tx *store.Tx, m saga.Message) ([]saga.Message, error) {
 	e, err := saga.Expect(m, saga.TypePaymentCompleted)
 	if err != nil {
 		return nil, err

@@ -9,16 +9,16 @@ import (
 
 	"github.com/sagaboard/sagaboard/services/saga"
 	"github.com/sagaboard/sagaboard/services/seats"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // MustOpen opens SeatUpdating's store in a temporary folder and returns the
 // service and its database. Its bus is nil: Run is never called, so only the
 // effects run, as the consumer would run them.
-func MustOpen(tb testing.TB) (*seats.Service, *sqlite.DB) {
+func MustOpen(tb testing.TB) (*seats.Service, *store.DB) {
 	tb.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "seats.db"))
+	db, err := store.OpenFile(ctx, filepath.Join(tb.TempDir(), "seats.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -39,10 +39,10 @@ func paid(id string, seatIDs ...string) saga.Message {
 
 // sell applies SellOnPaymentCompleted to m in its own transaction and
 // returns the one message it caused.
-func sell(tb testing.TB, svc *seats.Service, db *sqlite.DB, m saga.Message) saga.Message {
+func sell(tb testing.TB, svc *seats.Service, db *store.DB, m saga.Message) saga.Message {
 	tb.Helper()
 	var caused []saga.Message
-	outs, _ := db.Apply(context.Background(), []saga.Message{m}, func(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
+	outs, _ := db.Apply(context.Background(), []saga.Message{m}, func(ctx context.Context, tx *store.Tx, m saga.Message) ([]saga.Message, error) {
 		out, err := svc.SellOnPaymentCompleted(ctx, tx, m)
 		caused = out
 		return out, err
@@ -57,7 +57,7 @@ func sell(tb testing.TB, svc *seats.Service, db *sqlite.DB, m saga.Message) saga
 }
 
 // owners returns every ticket: seat → booking.
-func owners(tb testing.TB, db *sqlite.DB) map[string]string {
+func owners(tb testing.TB, db *store.DB) map[string]string {
 	tb.Helper()
 	rows, err := db.QueryContext(context.Background(), `SELECT seat_id, booking_id FROM tickets`)
 	if err != nil {

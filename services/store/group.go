@@ -1,8 +1,7 @@
-package sqlite
+package store
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/sagaboard/sagaboard/services/saga"
@@ -43,10 +42,16 @@ const maxGroup = 64
 
 // Write runs fn in a write transaction and commits the messages it returns to
 // the outbox with it: the state change and its message are one atomic fact.
-// It returns the highest outbox seq written. Writes made at the same time
-// from other goroutines may share the transaction's commit; fn's own
-// changes stand or fall alone.
+// It returns the highest outbox seq written. On SQLite, writes made at the
+// same time from other goroutines may share the transaction's commit; fn's
+// own changes stand or fall alone. On PostgreSQL, which commits concurrent
+// transactions side by side itself, each runs alone, and fn may run more
+// than once when its transaction collides with a concurrent one: it must do
+// nothing but through tx.
 func (db *DB) Write(ctx context.Context, fn func(tx *Tx) ([]saga.Message, error)) (int64, error) {
+	if db.pg {
+		return db.writeOne(ctx, fn)
+	}
 	w := &write{ctx: ctx, fn: fn, lead: make(chan struct{}, 1), done: make(chan struct{})}
 	g := &db.group
 	g.mu.Lock()
@@ -118,29 +123,7 @@ func (db *DB) runAlone(w *write) {
 		w.err = err
 		return
 	}
-	tx, err := db.begin(context.WithoutCancel(w.ctx))
-	if err != nil {
-		w.err = err
-		return
-	}
-	defer tx.Rollback()
-	msgs, err := w.fn(tx)
-	if err != nil {
-		w.err = err
-		return
-	}
-	seq, err := insertOutbox(w.ctx, tx, msgs)
-	if err != nil {
-		w.err = err
-		return
-	}
-	if err := tx.Commit(); err != nil {
-		w.err = fmt.Errorf("sqlite: commit: %w", err)
-		return
-	}
-	w.seq = seq
-	db.committed(tx.rows)
-	db.prepareWanted(w.ctx)
+	w.seq, w.err = db.writeOne(w.ctx, w.fn)
 }
 
 // runTogether runs the batch in one transaction, each write under its own

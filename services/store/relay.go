@@ -1,4 +1,4 @@
-package sqlite
+package store
 
 import (
 	"context"
@@ -33,6 +33,10 @@ type Relay struct {
 	// full) leaves a gap, and a gap sends the relay to the table.
 	next int64
 	mem  []outboxRow
+	// own holds, on PostgreSQL, the seqs of the rows this process
+	// committed that are not yet known gone from the table; see
+	// relay_postgres.go for why a watermark cannot serve there.
+	own map[int64]struct{}
 }
 
 // outboxRow is an outbox row with its seq.
@@ -63,6 +67,10 @@ func (db *DB) committed(rows []outboxRow) {
 }
 
 func (r *Relay) offer(rows []outboxRow) {
+	if r.db.pg {
+		r.offerOwn(rows)
+		return
+	}
 	r.mu.Lock()
 	if len(r.mem)+len(rows) <= memCap {
 		r.mem = append(r.mem, rows...)
@@ -122,6 +130,9 @@ func (r *Relay) WaitSent(ctx context.Context, seq int64) error {
 	for {
 		r.mu.Lock()
 		sent, ch := r.sent, r.waitCh
+		if r.db.pg {
+			sent = r.ownSent(seq)
+		}
 		r.mu.Unlock()
 		if sent >= seq {
 			return nil
@@ -176,9 +187,15 @@ func (r *Relay) Run(ctx context.Context) error {
 		if n == r.batch {
 			continue // more is waiting
 		}
+		idle := time.Second // catch rows from a previous run
+		if r.db.pg && r.waiting() {
+			// Rows of this process's are out of reach, locked by a twin
+			// process's relay: look again soon for them to be gone.
+			idle = 10 * time.Millisecond
+		}
 		select {
 		case <-r.kick:
-		case <-time.After(time.Second): // catch rows from a previous run
+		case <-time.After(idle):
 		case <-ctx.Done():
 			return r.final()
 		}
@@ -207,6 +224,9 @@ func (r *Relay) final() error {
 
 // flush publishes one batch of the outbox and deletes what was confirmed.
 func (r *Relay) flush(ctx context.Context) (int, error) {
+	if r.db.pg {
+		return r.flushLocked(ctx)
+	}
 	msgs, top := r.take()
 	if len(msgs) == 0 {
 		var err error

@@ -1,4 +1,4 @@
-package sqlite
+package store
 
 import (
 	"context"
@@ -23,17 +23,38 @@ type Effect func(ctx context.Context, tx *Tx, m saga.Message) ([]saga.Message, e
 // as its CausationID and its trace context as their own. One commit for the whole batch is what lets a
 // participant keep up under load (group commit). It returns the
 // outcomes and the highest outbox seq written, for Relay.WaitSent.
+//
+// On PostgreSQL the whole batch runs again when its transaction collides
+// with a concurrent one, so fn must do nothing but through tx. A message that
+// another process applied meanwhile is then found in the inbox and skipped.
 func (db *DB) Apply(ctx context.Context, msgs []saga.Message, fn Effect) ([]saga.Outcome, int64) {
-	out := make([]saga.Outcome, len(msgs))
-	fail := func(err error) ([]saga.Outcome, int64) {
+	var out []saga.Outcome
+	var last int64
+	var rows []outboxRow
+	err := db.retry(ctx, func() error {
+		var err error
+		out, last, rows, err = db.applyOnce(ctx, msgs, fn)
+		return err
+	})
+	if err != nil {
+		out = make([]saga.Outcome, len(msgs))
 		for i := range out {
 			out[i] = saga.Outcome{Err: err}
 		}
 		return out, 0
 	}
+	db.committed(rows)
+	db.prepareWanted(ctx)
+	return out, last
+}
+
+// applyOnce is one run of Apply's transaction. An error means nothing was
+// committed, and is every message's outcome.
+func (db *DB) applyOnce(ctx context.Context, msgs []saga.Message, fn Effect) ([]saga.Outcome, int64, []outboxRow, error) {
+	out := make([]saga.Outcome, len(msgs))
 	tx, err := db.begin(ctx)
 	if err != nil {
-		return fail(err)
+		return nil, 0, nil, err
 	}
 	defer tx.Rollback()
 	now := millis(time.Now())
@@ -47,7 +68,7 @@ func (db *DB) Apply(ctx context.Context, msgs []saga.Message, fn Effect) ([]saga
 		}
 		for _, q := range stmts {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("sqlite: %s: %w", strings.ToLower(q), err)
+				return fmt.Errorf("%s: %s: %w", db.engine(), strings.ToLower(q), err)
 			}
 		}
 		return nil
@@ -59,35 +80,38 @@ func (db *DB) Apply(ctx context.Context, msgs []saga.Message, fn Effect) ([]saga
 			continue
 		}
 		if err := savepoint(`SAVEPOINT msg`); err != nil {
-			return fail(err)
+			return nil, 0, nil, err
 		}
 		// Claiming the id first makes the inbox check and its record one
-		// statement; a failing effect rolls the claim back with itself.
-		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO inbox (message_id, queue, at) VALUES (?, ?, ?)`, m.ID, m.Queue, now)
+		// statement; a failing effect rolls the claim back with itself. On
+		// PostgreSQL a twin process claiming the same id waits for this
+		// one, then finds it taken (or, SERIALIZABLE, collides and retries
+		// to find it taken).
+		res, err := tx.ExecContext(ctx, `INSERT INTO inbox (message_id, queue, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, m.ID, m.Queue, now)
 		var claimed int64
 		if err == nil {
 			claimed, err = res.RowsAffected()
 		}
 		if err != nil {
-			return fail(fmt.Errorf("sqlite: record inbox: %w", err))
+			return nil, 0, nil, fmt.Errorf("%s: record inbox: %w", db.engine(), err)
 		}
 		if claimed == 0 { // a redelivery: the effect is already committed
 			if err := savepoint(`RELEASE msg`); err != nil {
-				return fail(err)
+				return nil, 0, nil, err
 			}
 			continue
 		}
 		next, err := fn(ctx, tx, m)
 		if err != nil {
 			if !errors.Is(err, saga.ErrPoison) {
-				return fail(err)
+				return nil, 0, nil, err
 			}
 			out[i].Err = err
 			if single {
-				return out, 0 // the deferred rollback undoes it all
+				return out, 0, nil, nil // the deferred rollback undoes it all
 			}
 			if err := savepoint(`ROLLBACK TO msg`, `RELEASE msg`); err != nil {
-				return fail(err)
+				return nil, 0, nil, err
 			}
 			continue
 		}
@@ -99,17 +123,15 @@ func (db *DB) Apply(ctx context.Context, msgs []saga.Message, fn Effect) ([]saga
 		}
 		seq, err := insertOutbox(ctx, tx, next)
 		if err != nil {
-			return fail(err)
+			return nil, 0, nil, err
 		}
 		last = max(last, seq)
 		if err := savepoint(`RELEASE msg`); err != nil {
-			return fail(err)
+			return nil, 0, nil, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fail(fmt.Errorf("sqlite: commit: %w", err))
+		return nil, 0, nil, fmt.Errorf("%s: commit: %w", db.engine(), err)
 	}
-	db.committed(tx.rows)
-	db.prepareWanted(ctx)
-	return out, last
+	return out, last, tx.rows, nil
 }

@@ -1,4 +1,4 @@
-package sqlite_test
+package store_test
 
 import (
 	"context"
@@ -13,23 +13,23 @@ import (
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
-func MustOpen(tb testing.TB) *sqlite.DB {
+func MustOpen(tb testing.TB) *store.DB {
 	tb.Helper()
 	return mustOpenAt(tb, filepath.Join(tb.TempDir(), "x.db"))
 }
 
 // mustOpenAt opens the file at path, so a test can hold two handles on one.
-func mustOpenAt(tb testing.TB, path string) *sqlite.DB {
+func mustOpenAt(tb testing.TB, path string) *store.DB {
 	tb.Helper()
-	db, err := sqlite.Open(context.Background(), path)
+	db, err := store.OpenFile(context.Background(), path)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background(), "effects", sqlite.Exec(`CREATE TABLE IF NOT EXISTS effects (message_id TEXT, note TEXT)`)); err != nil {
+	if err := db.Migrate(context.Background(), "effects", store.Exec(`CREATE TABLE IF NOT EXISTS effects (message_id TEXT, note TEXT)`)); err != nil {
 		tb.Fatal(err)
 	}
 	return db
@@ -37,7 +37,7 @@ func mustOpenAt(tb testing.TB, path string) *sqlite.DB {
 
 // effect records the message and causes one message, or fails as poison
 // after writing, to show the savepoint undoes its write.
-func effect(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
+func effect(ctx context.Context, tx *store.Tx, m saga.Message) ([]saga.Message, error) {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO effects (message_id, note) VALUES (?, ?)`, m.ID, string(m.Body)); err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func effect(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message,
 	return []saga.Message{{ID: m.ID + "-next", CorrelationID: "b1", Type: "Next", RoutingKey: "next_queue", Body: []byte("{}"), Timestamp: time.Now()}}, nil
 }
 
-func count(tb testing.TB, db *sqlite.DB, q string) int {
+func count(tb testing.TB, db *store.DB, q string) int {
 	tb.Helper()
 	var n int
 	if err := db.QueryRowContext(context.Background(), q).Scan(&n); err != nil {
@@ -128,7 +128,7 @@ func (f *fakePublisher) ids() []string {
 func TestRelayPublishesInOrderAndSurvivesAnOutage(t *testing.T) {
 	db := MustOpen(t)
 	pub := &fakePublisher{fail: true}
-	relay := sqlite.NewRelay(db, pub, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	relay := store.NewRelay(db, pub, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { relay.Run(ctx); close(done) }()
@@ -168,7 +168,7 @@ func TestRelayPublishesEveryRowOnceInOrder(t *testing.T) {
 	want := map[string]bool{}
 	var wantMu sync.Mutex
 	var top int64
-	apply := func(db *sqlite.DB, ids ...string) {
+	apply := func(db *store.DB, ids ...string) {
 		var batch []saga.Message
 		for _, id := range ids {
 			body := "ok"
@@ -192,7 +192,7 @@ func TestRelayPublishesEveryRowOnceInOrder(t *testing.T) {
 	}
 
 	pub := &fakePublisher{}
-	relay := sqlite.NewRelay(db, pub, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	relay := store.NewRelay(db, pub, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	done := make(chan struct{})
 	go func() { relay.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()

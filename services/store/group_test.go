@@ -1,4 +1,4 @@
-package sqlite_test
+package store_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // TestConcurrentWritesStandOrFallAlone has many goroutines write at once,
@@ -80,8 +80,8 @@ func TestConcurrentWritesStandOrFallAlone(t *testing.T) {
 
 // write stores an effect row and one outbox message for id, or, when fail,
 // stores a row and then refuses.
-func write(ctx context.Context, db *sqlite.DB, id string, fail bool, errBad error) error {
-	_, err := db.Write(ctx, func(tx *sqlite.Tx) ([]saga.Message, error) {
+func write(ctx context.Context, db *store.DB, id string, fail bool, errBad error) error {
+	_, err := db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
 		note := "good"
 		if fail {
 			note = "bad"

@@ -1,4 +1,4 @@
-package sqlite_test
+package store_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
 // keptPublisher keeps what the relay publishes.
@@ -34,10 +34,10 @@ func (p *keptPublisher) kept() []saga.Message {
 }
 
 // relayAll publishes the whole outbox once and returns what went out.
-func relayAll(t *testing.T, db *sqlite.DB, seq int64) []saga.Message {
+func relayAll(t *testing.T, db *store.DB, seq int64) []saga.Message {
 	t.Helper()
 	pub := &keptPublisher{}
-	relay := sqlite.NewRelay(db, pub, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	relay := store.NewRelay(db, pub, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { relay.Run(ctx); close(done) }()
@@ -54,7 +54,7 @@ func TestApplyRecordsWhichMessageCausedEachOneItMade(t *testing.T) {
 	db := MustOpen(t)
 	ctx := context.Background()
 	_, last := db.Apply(ctx, []saga.Message{{ID: "m1", Body: []byte("ok")}, {ID: "m2", Body: []byte("ok")}}, effect)
-	seq, err := db.Write(ctx, func(*sqlite.Tx) ([]saga.Message, error) {
+	seq, err := db.Write(ctx, func(*store.Tx) ([]saga.Message, error) {
 		return []saga.Message{{ID: "w1", Type: "FromARequest", RoutingKey: "q", Body: []byte("{}"), Timestamp: time.Now()}}, nil
 	})
 	if err != nil {
@@ -92,18 +92,18 @@ func TestOpenAddsCausedByToAnOutboxFromAnOlderRelease(t *testing.T) {
 	old.Close()
 
 	for range 2 { // and a second start finds the column there
-		db, err := sqlite.Open(context.Background(), path)
+		db, err := store.OpenFile(context.Background(), path)
 		if err != nil {
 			t.Fatalf("open a database from an older release: %v", err)
 		}
 		db.Close()
 	}
-	db, err := sqlite.Open(context.Background(), path)
+	db, err := store.OpenFile(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	db.Migrate(context.Background(), "effects", sqlite.Exec(`CREATE TABLE IF NOT EXISTS effects (message_id TEXT, note TEXT)`))
+	db.Migrate(context.Background(), "effects", store.Exec(`CREATE TABLE IF NOT EXISTS effects (message_id TEXT, note TEXT)`))
 	_, last := db.Apply(context.Background(), []saga.Message{{ID: "m1", Body: []byte("ok")}}, effect)
 	got := relayAll(t, db, last)
 	if len(got) != 2 || got[0].ID != "waiting" || got[0].CausationID != "" || got[1].CausationID != "m1" {

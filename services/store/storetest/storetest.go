@@ -1,25 +1,32 @@
-// Package sqlitetest opens real SQLite stores for tests and applies a
+// Package storetest opens real stores for tests and applies a
 // participant's effects to them as its consumer would: through
-// sqlite.DB.Apply, with the inbox that dedupes redeliveries, and with no
+// store.DB.Apply, with the inbox that dedupes redeliveries, and with no
 // broker. Every participant's package tests its decisions with it.
-package sqlitetest
+package storetest
 
 import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
+	"os"
 	"testing"
 
 	"github.com/sagaboard/sagaboard/services/saga"
-	"github.com/sagaboard/sagaboard/services/sqlite"
+	"github.com/sagaboard/sagaboard/services/store"
 )
 
-// MustOpen opens the database name.db in a temporary folder, and closes it
-// when the test ends.
-func MustOpen(tb testing.TB, name string) *sqlite.DB {
+// MustOpen opens the store of part name for a test, and closes it when the
+// test ends: the file name.db in a temporary folder or, when the environment
+// says SAGABOARD_TEST_STORE=postgres, the schema name in a database of the
+// test's own on the local PostgreSQL (see Postgres). That runs every
+// participant's tests on either engine.
+func MustOpen(tb testing.TB, name string) *store.DB {
 	tb.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), name+".db"))
+	c := store.Config{Data: tb.TempDir()}
+	if os.Getenv("SAGABOARD_TEST_STORE") == "postgres" {
+		c.URL = Postgres(tb)
+	}
+	db, err := store.Open(context.Background(), c, name)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -34,10 +41,10 @@ func Quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 // does, and returns the messages it committed to the outbox and the
 // outcome's error: nil to ack, an ErrPoison to dead-letter, anything else to
 // requeue. A message the inbox has seen causes nothing and returns nil, nil.
-func Apply(tb testing.TB, db *sqlite.DB, effect sqlite.Effect, m saga.Message) ([]saga.Message, error) {
+func Apply(tb testing.TB, db *store.DB, effect store.Effect, m saga.Message) ([]saga.Message, error) {
 	tb.Helper()
 	var caused []saga.Message
-	outs, _ := db.Apply(context.Background(), []saga.Message{m}, func(ctx context.Context, tx *sqlite.Tx, m saga.Message) ([]saga.Message, error) {
+	outs, _ := db.Apply(context.Background(), []saga.Message{m}, func(ctx context.Context, tx *store.Tx, m saga.Message) ([]saga.Message, error) {
 		out, err := effect(ctx, tx, m)
 		caused = out
 		return out, err
@@ -49,7 +56,7 @@ func Apply(tb testing.TB, db *sqlite.DB, effect sqlite.Effect, m saga.Message) (
 }
 
 // MustApply is Apply for a message that must be acked.
-func MustApply(tb testing.TB, db *sqlite.DB, effect sqlite.Effect, m saga.Message) []saga.Message {
+func MustApply(tb testing.TB, db *store.DB, effect store.Effect, m saga.Message) []saga.Message {
 	tb.Helper()
 	caused, err := Apply(tb, db, effect, m)
 	if err != nil {
@@ -59,7 +66,7 @@ func MustApply(tb testing.TB, db *sqlite.DB, effect sqlite.Effect, m saga.Messag
 }
 
 // MustApplyOne is MustApply for a message that must cause exactly one.
-func MustApplyOne(tb testing.TB, db *sqlite.DB, effect sqlite.Effect, m saga.Message) saga.Message {
+func MustApplyOne(tb testing.TB, db *store.DB, effect store.Effect, m saga.Message) saga.Message {
 	tb.Helper()
 	caused := MustApply(tb, db, effect, m)
 	if len(caused) != 1 {
@@ -69,7 +76,7 @@ func MustApplyOne(tb testing.TB, db *sqlite.DB, effect sqlite.Effect, m saga.Mes
 }
 
 // Count returns the one integer query returns, read outside any write.
-func Count(tb testing.TB, db *sqlite.DB, query string, args ...any) int {
+func Count(tb testing.TB, db *store.DB, query string, args ...any) int {
 	tb.Helper()
 	var n int
 	if err := db.QueryRowContext(context.Background(), query, args...).Scan(&n); err != nil {
@@ -80,7 +87,7 @@ func Count(tb testing.TB, db *sqlite.DB, query string, args ...any) int {
 
 // Outbox returns how many messages wait in the outbox: with no relay
 // running, every message any effect caused.
-func Outbox(tb testing.TB, db *sqlite.DB) int {
+func Outbox(tb testing.TB, db *store.DB) int {
 	tb.Helper()
 	return Count(tb, db, `SELECT count(*) FROM outbox`)
 }
