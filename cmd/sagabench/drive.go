@@ -20,6 +20,7 @@ type Throughput struct {
 	Rate        float64       // bookings per second
 	CPU         time.Duration // server CPU from the first POST until settled; 0 without a pid
 	BrokerCPU   time.Duration // the broker's CPU over the same span; 0 when it is not on this machine
+	StoreCPU    time.Duration // PostgreSQL's processes' CPU over the same span, with store=postgres
 	Settle      time.Duration // first POST until every queue was empty
 	Posted      time.Duration // first POST until the last POST was answered
 	Post        Latency       // how long one POST took under load
@@ -46,6 +47,14 @@ func (t Throughput) BrokerPerBooking() float64 {
 	return t.BrokerCPU.Seconds() * 1000 / float64(t.Bookings)
 }
 
+// StorePerBooking is PostgreSQL's CPU per booking, in milliseconds.
+func (t Throughput) StorePerBooking() float64 {
+	if t.Bookings == 0 {
+		return 0
+	}
+	return t.StoreCPU.Seconds() * 1000 / float64(t.Bookings)
+}
+
 // CPUPer1k is CPU seconds per 1,000 bookings.
 func (t Throughput) CPUPer1k() float64 {
 	if t.Bookings == 0 {
@@ -62,6 +71,7 @@ type throughputOpts struct {
 	PIDs        []int    // the server's processes, for CPU; none to skip
 	Vhost       string   // the server's vhost, to read the broker's counters; "" to skip
 	Broker      broker   // where the vhost is, for the broker's CPU and counters
+	Postgres    bool     // the stores are in the machine's PostgreSQL: count its CPU too
 	Profile     func(ctx context.Context) string
 }
 
@@ -80,6 +90,10 @@ func runThroughput(ctx context.Context, a *api, o throughputOpts) (Throughput, e
 	}
 	broker := cpuSince(o.Broker.pids()...)
 	server := cpuSince(o.PIDs...)
+	storeCPU := func() time.Duration { return 0 }
+	if o.Postgres {
+		storeCPU = cpuOfNamed("postgres")
+	}
 	var (
 		mu        sync.Mutex
 		res       = Throughput{Confirmed: map[string]time.Time{}}
@@ -179,6 +193,7 @@ func runThroughput(ctx context.Context, a *api, o throughputOpts) (Throughput, e
 		res.Wire = w.Sub(wire0)
 	}
 	res.CPU = server()
+	res.StoreCPU = storeCPU()
 	polls.Wait()
 	res.Profile = <-profileCh
 	st, err := a.stats(ctx)

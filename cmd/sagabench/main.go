@@ -349,7 +349,7 @@ func measureSagaboard(ctx context.Context, cfg Config, w world, st Setup, n int,
 		}
 	}
 	progress("run %d: sagaboard throughput: %d bookings from %d clients, %d viewers", n, cfg.N, cfg.Clients, len(dashClients(dash)))
-	opts := throughputOpts{Seats: seats[:cfg.N], Clients: cfg.Clients, PIDs: srv.pids, Vhost: srv.vhost, Broker: srv.broker}
+	opts := throughputOpts{Seats: seats[:cfg.N], Clients: cfg.Clients, PIDs: srv.pids, Vhost: srv.vhost, Broker: srv.broker, Postgres: st.Store == "postgres"}
 	if dash != nil {
 		opts.SampleEvery = cfg.StaleEvery
 	}

@@ -232,3 +232,40 @@ func cpuSince(pids ...int) func() time.Duration {
 		return t1 - t0
 	}
 }
+
+// cpuOfNamed returns a function that reports the CPU used since it was
+// called by every process named comm: PostgreSQL's server and its
+// backends, which are processes of their own beside sagaboard's. A backend
+// started since counts from 0; one that exited since is lost, which a
+// connection pool, keeping its backends, makes rare.
+func cpuOfNamed(comm string) func() time.Duration {
+	read := func() map[int]time.Duration {
+		out := map[int]time.Duration{}
+		entries, err := os.ReadDir("/proc")
+		if err != nil {
+			return out
+		}
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			c, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+			if err != nil || strings.TrimSpace(string(c)) != comm {
+				continue
+			}
+			if d, err := cpuTime(pid); err == nil {
+				out[pid] = d
+			}
+		}
+		return out
+	}
+	t0 := read()
+	return func() time.Duration {
+		var sum time.Duration
+		for pid, d := range read() {
+			sum += d - t0[pid]
+		}
+		return sum
+	}
+}

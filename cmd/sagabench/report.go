@@ -180,14 +180,15 @@ func medWire(runs []Run, f func(Run) WirePer) WirePer {
 func reportSetups(p func(string, ...any), runs []Run, med func(func(Run) float64) float64) {
 	p("")
 	p("setups       each run measured every setup on a fresh server, side by side (medians)")
-	p("  setup                        bookings/s  p50       broker ms/booking  server ms/booking")
+	p("  setup                        bookings/s  p50       broker ms/booking  server ms/booking  postgres ms/booking")
 	at := func(r Run, i int) Run { return r.Setups[i].Run }
 	for i, st := range runs[0].Setups {
-		p("  %-27s  %10.0f  %-8s  %17.2f  %17.2f", st.Setup.Name,
+		p("  %-27s  %10.0f  %-8s  %17.2f  %17.2f  %19.2f", st.Setup.Name,
 			med(func(r Run) float64 { return at(r, i).Throughput.Rate }),
 			ms(time.Duration(med(func(r Run) float64 { return float64(at(r, i).Latency.P50) }))),
 			med(func(r Run) float64 { return at(r, i).Throughput.BrokerPerBooking() }),
-			med(func(r Run) float64 { return at(r, i).Throughput.CPUPer1k() }))
+			med(func(r Run) float64 { return at(r, i).Throughput.CPUPer1k() }),
+			med(func(r Run) float64 { return at(r, i).Throughput.StorePerBooking() }))
 	}
 	ratio := func(a, b float64) float64 {
 		if b == 0 {
