@@ -30,6 +30,12 @@ type loader struct {
 }
 
 func startLoad(p *Proc, rows, cols, workers int) *loader {
+	return startPacedLoad(p, rows, cols, workers, 0)
+}
+
+// startPacedLoad is startLoad with each worker waiting pace after each
+// request, so a long run does not sell the venue out before its faults.
+func startPacedLoad(p *Proc, rows, cols, workers int, pace time.Duration) *loader {
 	l := &loader{p: p, rows: rows, cols: cols, stop: make(chan struct{})}
 	client := &http.Client{Timeout: 5 * time.Second}
 	for w := 0; w < workers; w++ {
@@ -40,7 +46,7 @@ func startLoad(p *Proc, rows, cols, workers int) *loader {
 				select {
 				case <-l.stop:
 					return
-				default:
+				case <-time.After(pace):
 				}
 				n := 1 + rand.IntN(2)
 				seats := make([]string, 0, n)
@@ -74,6 +80,13 @@ func startLoad(p *Proc, rows, cols, workers int) *loader {
 		}()
 	}
 	return l
+}
+
+// Accepted is how many bookings were accepted so far.
+func (l *loader) Accepted() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.accepted)
 }
 
 func (l *loader) Stop() []string {

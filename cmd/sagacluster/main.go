@@ -101,7 +101,7 @@ func one(ctx context.Context, verb, dir string, args []string, stdout io.Writer)
 		if err := n.Kill(); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "SIGKILLed %s (127.0.0.1:%d); bring it back with `sagacluster boot %d`\n", n.Name, n.Port, i)
+		fmt.Fprintf(stdout, "SIGKILLed %s (127.0.0.1:%d); bring it back with `make cluster-boot NODE=%d`\n", n.Name, n.Port, i)
 		return nil
 	}
 	if err := n.Boot(ctx); err != nil {
