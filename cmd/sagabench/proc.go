@@ -142,13 +142,15 @@ func describeMachine(ctx context.Context) Machine {
 
 // brokerPID finds the local RabbitMQ node's Erlang VM, beam.smp, to read
 // its CPU time as the server's: the broker's work per booking is half of
-// what a booking costs on one machine. Among several (a test's own nodes),
-// the machine's node, rabbit@…, wins. 0 when there is none to read.
+// what a booking costs on one machine. Among several (a test's own nodes,
+// a cluster's), the one listening on AMQP's port 5672 wins, then the
+// machine's node, rabbit@…. 0 when there is none to read.
 func brokerPID() int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0
 	}
+	listening := listenSocket(5672)
 	best := 0
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -158,6 +160,9 @@ func brokerPID() int {
 		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 		if err != nil || strings.TrimSpace(string(comm)) != "beam.smp" {
 			continue
+		}
+		if listening != "" && holds(pid, listening) {
+			return pid
 		}
 		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		if strings.Contains(string(cmd), "rabbit@") {
@@ -187,4 +192,40 @@ func cpuSince(pid int) func() time.Duration {
 		}
 		return t1 - t0
 	}
+}
+
+// listenSocket is the link name ("socket:[inode]") of the socket listening
+// on TCP port, from /proc/net/tcp and tcp6; "" when none is.
+func listenSocket(port int) string {
+	hexPort := fmt.Sprintf(":%04X", port)
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			fs := strings.Fields(line)
+			// local_address is the second field, the state the fourth
+			// (0A: listening), the inode the tenth.
+			if len(fs) > 9 && strings.HasSuffix(fs[1], hexPort) && fs[3] == "0A" {
+				return "socket:[" + fs[9] + "]"
+			}
+		}
+	}
+	return ""
+}
+
+// holds reports whether pid has link open, as /proc/pid/fd shows it.
+func holds(pid int, link string) bool {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, fd := range fds {
+		if l, err := os.Readlink(dir + "/" + fd.Name()); err == nil && l == link {
+			return true
+		}
+	}
+	return false
 }

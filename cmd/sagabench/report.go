@@ -164,6 +164,15 @@ func reportTaps(p func(string, ...any), runs []Run, med func(func(Run) float64) 
 		}
 		return a / b
 	}
+	if len(runs) > 1 {
+		for n, r := range runs {
+			line := fmt.Sprintf("  run %d     ", n+1)
+			for _, t := range r.Taps {
+				line += fmt.Sprintf("  %s %.0f/s p50 %s broker %.2f ms", t.Tap, t.Run.Throughput.Rate, ms(t.Run.Latency.P50), t.Run.Throughput.BrokerPerBooking())
+			}
+			p("%s", line)
+		}
+	}
 	base := runs[0].Taps[0].Tap
 	for i, t := range runs[0].Taps[1:] {
 		i++
