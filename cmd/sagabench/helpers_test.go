@@ -185,6 +185,11 @@ func TestBrokerPIDFindsTheLocalNode(t *testing.T) {
 	if err != nil || !strings.Contains(string(cmd), "rabbit") {
 		t.Errorf("pid %d does not look like a RabbitMQ node: %q, %v", pid, cmd, err)
 	}
+	// Other nodes may run beside it (a test's, a cluster's): the one read
+	// is the one clients reach, on AMQP's port.
+	if l := listenSocket(5672); l != "" && !holds(pid, l) {
+		t.Errorf("pid %d is a RabbitMQ node, but not the one listening on 5672", pid)
+	}
 	if d, err := cpuTime(pid); err != nil || d <= 0 {
 		t.Errorf("the node's CPU time = %v, %v; want a running total", d, err)
 	}

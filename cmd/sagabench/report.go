@@ -196,6 +196,15 @@ func reportSetups(p func(string, ...any), runs []Run, med func(func(Run) float64
 		}
 		return a / b
 	}
+	if len(runs) > 1 {
+		for n, r := range runs {
+			line := fmt.Sprintf("  run %d     ", n+1)
+			for _, st := range r.Setups {
+				line += fmt.Sprintf("  %s %.0f/s p50 %s broker %.2f ms", st.Setup.Name, st.Run.Throughput.Rate, ms(st.Run.Latency.P50), st.Run.Throughput.BrokerPerBooking())
+			}
+			p("%s", line)
+		}
+	}
 	base := runs[0].Setups[0].Setup.Name
 	for i, st := range runs[0].Setups[1:] {
 		i++

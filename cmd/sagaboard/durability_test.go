@@ -34,6 +34,14 @@ func TestQuorumQueues(t *testing.T) {
 			t.Errorf("%s is not a quorum queue:\n%s", q, out)
 		}
 	}
+	// On a cluster the tap is a stream unless -tap says otherwise, beside
+	// the quorum work queues, and the observer records from it.
+	if !regexp.MustCompile(`(?m)^observer_queue\s+stream$`).Match(out) {
+		t.Errorf("with -quorum the tap is not a stream:\n%s", out)
+	}
+	if b := p.Get(undone); len(b.Events) < 5 {
+		t.Errorf("the compensated booking has %d events recorded from the stream tap; want its whole history", len(b.Events))
+	}
 }
 
 // TestHistorySurvivesRestart stops and restarts the program and finds every

@@ -41,7 +41,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return fmt.Errorf("SAGABOARD_QUORUM must be true or false, not %q", getenv("SAGABOARD_QUORUM"))
 	}
 	fs.BoolVar(&c.Quorum, "quorum", quorumDefault, "declare work queues as quorum queues, for a RabbitMQ cluster [SAGABOARD_QUORUM]")
-	fs.StringVar(&c.Tap, "tap", env("SAGABOARD_TAP", rabbit.TapClassic), "the observer's tap: classic (a queue one observer reads) or stream (every observer reads all of it, from where it stopped); every process on a vhost must agree [SAGABOARD_TAP]")
+	fs.StringVar(&c.Tap, "tap", env("SAGABOARD_TAP", ""), "the observer's tap: classic (a queue one observer reads) or stream (every observer reads all of it, from where it stopped, and it is replicated on a cluster); every process on a vhost must agree (default classic, stream with -quorum) [SAGABOARD_TAP]")
 	retention := fs.String("tap-retention", env("SAGABOARD_TAP_RETENTION", "1GB"), "how much a stream tap keeps, e.g. 500MB or 2GB; its oldest messages go first [SAGABOARD_TAP_RETENTION]")
 	fs.StringVar(&c.Pprof, "pprof", env("SAGABOARD_PPROF", ""), "serve Go's profiler on this loopback address, e.g. 127.0.0.1:6060 (default off) [SAGABOARD_PPROF]")
 	allowed := fs.String("allowed-hosts", env("SAGABOARD_ALLOWED_HOSTS", ""), "comma list of Host names answered besides loopback names and the -addr host, e.g. the name a reverse proxy forwards; any other Host is refused [SAGABOARD_ALLOWED_HOSTS]")
@@ -69,6 +69,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	if err := c.Venue.Validate(); err != nil {
 		return err
 	}
+	c.Tap = defaultTap(c.Tap, c.Quorum)
 	if err := checkTap(c.Tap); err != nil {
 		return err
 	}
@@ -124,6 +125,20 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return fmt.Errorf("-addr %s accepts connections from other machines, so state-changing requests need a token: pass -token (or SAGABOARD_TOKEN) of at least %d characters, e.g. from openssl rand -hex 16, or listen on 127.0.0.1", c.Addr, web.MinTokenLength)
 	}
 	return nil
+}
+
+// defaultTap is tap, or the default when none was given: on one node a
+// classic tap costs the broker less per booking (README, Performance); on
+// a cluster, which -quorum is for, a classic tap lives on one node and goes
+// with it, and a stream is replicated.
+func defaultTap(tap string, quorum bool) string {
+	if tap != "" {
+		return tap
+	}
+	if quorum {
+		return rabbit.TapStream
+	}
+	return rabbit.TapClassic
 }
 
 func checkTap(tap string) error {

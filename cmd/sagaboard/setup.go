@@ -25,7 +25,7 @@ func setupBroker(ctx context.Context, args []string, getenv func(string) string,
 	fs.StringVar(&o.URL, "amqp", env("AMQP_URL", "amqp://guest:guest@localhost:5672/sagaboard"), "the broker and the vhost to provision, as an administrator (the vhost may not be /) [AMQP_URL]")
 	fs.StringVar(&o.Dir, "data", env("SAGABOARD_DATA", "./data"), "the data folder to write "+rabbit.CredentialsFile+" to [SAGABOARD_DATA]")
 	fs.BoolVar(&o.Quorum, "quorum", env("SAGABOARD_QUORUM", "") == "true", "declare the work queues as quorum queues, for a RabbitMQ cluster [SAGABOARD_QUORUM]")
-	fs.StringVar(&o.Tap, "tap", env("SAGABOARD_TAP", rabbit.TapClassic), "the observer's tap: classic or stream (see the server's -tap) [SAGABOARD_TAP]")
+	fs.StringVar(&o.Tap, "tap", env("SAGABOARD_TAP", ""), "the observer's tap: classic or stream, see the server's -tap (default classic, stream with -quorum) [SAGABOARD_TAP]")
 	retention := fs.String("tap-retention", env("SAGABOARD_TAP_RETENTION", "1GB"), "how much a stream tap keeps, e.g. 500MB or 2GB [SAGABOARD_TAP_RETENTION]")
 	fs.StringVar(&o.Management, "management", "", "provision through the management API at this URL, e.g. http://guest:guest@127.0.0.1:15672, instead of rabbitmqctl")
 	if err := fs.Parse(args); err != nil {
@@ -34,6 +34,7 @@ func setupBroker(ctx context.Context, args []string, getenv func(string) string,
 	if fs.NArg() > 0 {
 		return fmt.Errorf("setup-broker: unexpected argument %q; every option is a flag, see -help", fs.Arg(0))
 	}
+	o.Tap = defaultTap(o.Tap, o.Quorum)
 	if err := checkTap(o.Tap); err != nil {
 		return fmt.Errorf("setup-broker: %w", err)
 	}

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -276,4 +277,22 @@ func TestForgedMessageOnAStreamTapIsKeptAndPassed(t *testing.T) {
 		t.Errorf("the observer stored offset %d; the stream holds %d messages, the forged one among them", next, streamLength(t, creds.vhost))
 	}
 	t.Logf("forged message kept as the tap's dead letter; the next booking's %d messages recorded after it", len(b.Events))
+}
+
+// TestATapOfAnotherKindStopsTheStartWithASentence: a queue's arguments are
+// fixed when it is made, so a process asking for a stream where a classic
+// tap is stops at start and says what to do, instead of retrying forever.
+func TestATapOfAnotherKindStopsTheStartWithASentence(t *testing.T) {
+	t.Parallel()
+	vhost := MustVhost(t)
+	Start(t, "-data", t.TempDir(), "-amqp", vhost, "-only", "payment").Kill()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binary, "-data", t.TempDir(), "-amqp", vhost, "-only", "payment", "-tap", "stream").CombinedOutput()
+	if ctx.Err() != nil || err == nil {
+		t.Fatalf("a process asking for a stream tap where a classic one is did not stop at start:\n%s", out)
+	}
+	if !strings.Contains(string(out), "observer_queue") || !strings.Contains(string(out), "same -quorum, -tap and -tap-retention") {
+		t.Errorf("the refusal does not name the queue and say what to do:\n%s", out)
+	}
 }

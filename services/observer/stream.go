@@ -49,8 +49,8 @@ func (s *Service) noticeGap(msgs []saga.Message) {
 }
 
 // storeOffset records, in the transaction that recorded msgs, that the tap
-// is read up to the last of them. It never goes back: a batch retried one
-// message at a time (saga.Recover) stores its offsets in order anyway.
+// is read up to the last of them. Batches come in offset order; a stored
+// offset goes back only when the stream was made anew.
 func storeOffset(ctx context.Context, tx *store.Tx, msgs []saga.Message) error {
 	next := int64(-1)
 	for _, m := range msgs {
@@ -64,7 +64,7 @@ func storeOffset(ctx context.Context, tx *store.Tx, msgs []saga.Message) error {
 	// The SQL both SQLite and PostgreSQL speak: the observer's store may be
 	// either.
 	_, err := tx.ExecContext(ctx, `INSERT INTO tap_offsets (queue, next) VALUES (?, ?)
-		ON CONFLICT (queue) DO UPDATE SET next = excluded.next WHERE excluded.next > tap_offsets.next`, saga.ObserverQueue, next)
+		ON CONFLICT (queue) DO UPDATE SET next = excluded.next`, saga.ObserverQueue, next)
 	if err != nil {
 		return fmt.Errorf("observer: store the tap's offset: %w", err)
 	}

@@ -125,6 +125,20 @@ func (b *Broker) consumeSession(ctx context.Context, s *session, queue string, o
 		if err != nil {
 			return fmt.Errorf("rabbit: where to read stream %s from: %w", queue, err)
 		}
+		if from > 0 {
+			ok, end, err := streamHolds(ctx, s, queue, from)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				// Past the end, the broker would wait for the stream to grow
+				// that long and hand over nothing before: it was deleted and
+				// made anew (to change its retention, say). Read the new one
+				// whole; what was recorded from the old one stays.
+				b.log.Warn("the stream ends before the offset this reader stored: it was made anew; reading it from its start", "queue", queue, "stored", from, "end", end)
+				from = 0
+			}
+		}
 		args = amqp.Table{hdrStreamOffset: from}
 		b.log.Info("reading a stream", "queue", queue, "from_offset", from)
 	}
@@ -400,4 +414,50 @@ func forGood(err error) error {
 		return fmt.Errorf("%w; %w", err, ErrPermanent)
 	}
 	return nil
+}
+
+// streamWait is how long streamHolds waits to see a stream reach an
+// offset. The broker sends the last chunk at once; an empty stream sends
+// nothing, and a stream made anew sends offsets short of it.
+const streamWait = time.Second
+
+// streamHolds reports whether queue, a stream, has reached offset next:
+// whether its last chunk, read on a channel of its own with
+// x-stream-offset "last", holds offset next-1 or later. It also returns
+// the end it saw: one past the last offset read, 0 for none.
+func streamHolds(ctx context.Context, s *session, queue string, next int64) (bool, int64, error) {
+	ch, err := s.conn.Channel()
+	if err != nil {
+		return false, 0, fmt.Errorf("rabbit: open channel to find the end of %s: %w", queue, err)
+	}
+	defer ch.Close()
+	// A chunk holds many messages; the prefetch lets them all come.
+	if err := ch.Qos(1000, 0, false); err != nil {
+		return false, 0, fmt.Errorf("rabbit: qos to find the end of %s: %w", queue, err)
+	}
+	ds, err := ch.Consume(queue, "", false, false, false, false, amqp.Table{hdrStreamOffset: "last"})
+	if err != nil {
+		return false, 0, fmt.Errorf("rabbit: find the end of %s: %w", queue, err)
+	}
+	end := int64(0)
+	wait := time.NewTimer(streamWait)
+	defer wait.Stop()
+	for {
+		select {
+		case d, ok := <-ds:
+			if !ok {
+				return false, 0, fmt.Errorf("rabbit: find the end of %s: the channel closed", queue)
+			}
+			if off, ok := asInt(d.Headers[hdrStreamOffset]); ok {
+				end = max(end, off+1)
+			}
+			if end >= next {
+				return true, end, nil
+			}
+		case <-wait.C:
+			return false, end, nil
+		case <-ctx.Done():
+			return false, 0, ctx.Err()
+		}
+	}
 }

@@ -20,26 +20,7 @@ import (
 // says, on the same connection, and a poison message is dead-lettered by
 // publishing it and acked.
 func TestAStreamIsReadAgainFromItsReadersOffsetAndNeverNacked(t *testing.T) {
-	vhost := mustVhost(t)
-	for _, args := range [][]string{{"add_vhost", vhost}, {"set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"}} {
-		if out, err := exec.Command("rabbitmqctl", args...).CombinedOutput(); err != nil {
-			t.Fatalf("rabbitmqctl %v: %v\n%s", args, err, out)
-		}
-	}
-	b := Open(Config{URL: "amqp://guest:guest@localhost:5672/" + vhost, Tap: TapStream, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	defer b.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	if err := b.WaitFirst(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 5 {
-		m := saga.NewMessage("test", saga.TypeBookingCreated, saga.PaymentQueue, saga.Envelope{})
-		m.ID = fmt.Sprint("m", i)
-		if err := b.Publish(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b, ctx := streamBroker(t, 5)
 	var mu sync.Mutex
 	var next int64 // the reader's store
 	var froms []int64
@@ -108,5 +89,70 @@ func TestAStreamIsReadAgainFromItsReadersOffsetAndNeverNacked(t *testing.T) {
 			t.Fatalf("queues %+v (%v); want the poison message dead-lettered once, and the stream shown as nothing waiting", stats, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// streamBroker is a Broker on a vhost of its own whose tap is a stream
+// holding n messages, m0 … m(n-1).
+func streamBroker(t *testing.T, n int) (*Broker, context.Context) {
+	t.Helper()
+	vhost := mustVhost(t)
+	for _, args := range [][]string{{"add_vhost", vhost}, {"set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"}} {
+		if out, err := exec.Command("rabbitmqctl", args...).CombinedOutput(); err != nil {
+			t.Fatalf("rabbitmqctl %v: %v\n%s", args, err, out)
+		}
+	}
+	b := Open(Config{URL: "amqp://guest:guest@localhost:5672/" + vhost, Tap: TapStream, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	t.Cleanup(b.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	if err := b.WaitFirst(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		m := saga.NewMessage("test", saga.TypeBookingCreated, saga.PaymentQueue, saga.Envelope{})
+		m.ID = fmt.Sprint("m", i)
+		if err := b.Publish(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b, ctx
+}
+
+// TestAStreamMadeAnewIsReadFromItsStart: a reader whose stored offset lies
+// past the stream's end (the tap was deleted and made again, to change its
+// retention) would wait for the new stream to grow that long and miss
+// everything before; it reads the new one from its start instead. A stored
+// offset within the stream is kept.
+func TestAStreamMadeAnewIsReadFromItsStart(t *testing.T) {
+	b, ctx := streamBroker(t, 3)
+	first := func(from int64) saga.Message {
+		t.Helper()
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		got := make(chan saga.Message, 1)
+		go func() {
+			_ = b.Consume(ctx, saga.ObserverQueue, saga.ConsumeOptions{From: func(context.Context) (int64, error) { return from, nil }},
+				func(_ context.Context, msgs []saga.Message) []saga.Outcome {
+					select {
+					case got <- msgs[0]:
+					default:
+					}
+					return make([]saga.Outcome, len(msgs))
+				})
+		}()
+		select {
+		case m := <-got:
+			return m
+		case <-time.After(10 * time.Second):
+			t.Fatalf("reading from offset %d gave nothing in 10s", from)
+			return saga.Message{}
+		}
+	}
+	if m := first(1000); m.Offset != 0 || m.ID != "m0" {
+		t.Errorf("from an offset past the end: first %s at %d; want m0 at 0", m.ID, m.Offset)
+	}
+	if m := first(2); m.Offset != 2 || m.ID != "m2" {
+		t.Errorf("from offset 2 of 3: first %s at %d; want m2 at 2", m.ID, m.Offset)
 	}
 }
