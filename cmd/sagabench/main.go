@@ -58,6 +58,9 @@ type Config struct {
 	ProfileSeconds int      // -profile-seconds, default 5
 	PprofURL       string   // -pprof-url, default the server's URL
 	ServerArgs     []string // -server-args, default none
+	Stores         bool     // -stores, default false
+	StoresN        int      // -stores-n, default 2000 bookings per stores setup
+	Postgres       string   // -postgres, default postgres://postgres@127.0.0.1:5432
 }
 
 func parseFlags(args []string, stderr io.Writer) (Config, error) {
@@ -97,6 +100,9 @@ Flags:
 	fs.StringVar(&c.Profile, "profile", "", "write a CPU profile of the server, taken during the throughput mode, to this file (the started sagaboard gets -pprof; with -target, see -pprof-url)")
 	fs.IntVar(&c.ProfileSeconds, "profile-seconds", 5, "with -profile: seconds to profile")
 	fs.StringVar(&c.PprofURL, "pprof-url", "", "with -profile: where the server serves /debug/pprof, e.g. http://127.0.0.1:6060 (default: a free port given to the started sagaboard's -pprof, or -target's URL)")
+	fs.BoolVar(&c.Stores, "stores", false, "also compare SQLite with PostgreSQL and one payment process with two, the parts split into a front and payment processes")
+	fs.IntVar(&c.StoresN, "stores-n", 2000, "with -stores: bookings per setup and run")
+	fs.StringVar(&c.Postgres, "postgres", "postgres://postgres@127.0.0.1:5432", "with -stores: the PostgreSQL server, without a database: each run gets a fresh one")
 	serverArgs := fs.String("server-args", "", "extra flags for the started sagaboard, space-separated, e.g. \"-deadline 0\"")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -166,7 +172,7 @@ func run(ctx context.Context, cfg Config, out io.Writer) error {
 	machine := describeMachine(ctx)
 	progress("machine: %s", machine)
 	var bin string
-	if cfg.Target == "" && (cfg.Sagaboard || cfg.Scale) {
+	if cfg.Target == "" && (cfg.Sagaboard || cfg.Scale || cfg.Stores) {
 		dir, err := os.MkdirTemp("", "sagabench-bin-")
 		if err != nil {
 			return fmt.Errorf("build: temp folder: %w", err)
@@ -192,7 +198,17 @@ func run(ctx context.Context, cfg Config, out io.Writer) error {
 			return fmt.Errorf("scale: %w", err)
 		}
 	}
+	var stores [][]StoresPoint
+	if cfg.Stores {
+		var err error
+		if stores, err = runStores(ctx, cfg, bin); err != nil {
+			return fmt.Errorf("stores: %w", err)
+		}
+	}
 	report(out, cfg, machine, runs, scale)
+	if stores != nil {
+		reportStores(out, stores)
+	}
 	return nil
 }
 

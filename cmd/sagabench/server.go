@@ -100,21 +100,37 @@ func startServer(ctx context.Context, bin string, cfg Config) (*Server, error) {
 		deleteVhost(vhost)
 		return nil, fmt.Errorf("server: data folder: %w", err)
 	}
-	s := &Server{Vhost: vhost, data: data, log: &tailBuffer{max: 64 << 10}, done: make(chan struct{})}
 	args := []string{"-addr", "127.0.0.1:0", "-amqp", cfg.AMQP + vhost, "-data", data,
 		"-rows", fmt.Sprint(venueSide), "-cols", fmt.Sprint(venueSide)}
+	pprof := ""
 	if cfg.Profile != "" && cfg.PprofURL == "" {
 		// The profiler listens on its own address; sagaboard does not log
 		// it, so pick a free port here.
 		addr, err := freeLoopback()
 		if err != nil {
-			s.cleanup()
+			deleteVhost(vhost)
+			_ = os.RemoveAll(data)
 			return nil, err
 		}
 		args = append(args, "-pprof", addr)
-		s.Pprof = "http://" + addr
+		pprof = "http://" + addr
 	}
-	args = append(args, cfg.ServerArgs...)
+	s, err := startProc(ctx, bin, append(args, cfg.ServerArgs...))
+	if err != nil {
+		deleteVhost(vhost)
+		_ = os.RemoveAll(data)
+		return nil, err
+	}
+	s.Vhost, s.data, s.Pprof = vhost, data, pprof
+	return s, nil
+}
+
+// startProc starts bin with args and waits for its ready line; a process
+// that serves no HTTP (-only payment) has no URL. Closing it removes
+// nothing else.
+func startProc(ctx context.Context, bin string, args []string) (*Server, error) {
+	s := &Server{log: &tailBuffer{max: 64 << 10}, done: make(chan struct{})}
+	var err error
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Env = os.Environ()
 	// Its own process group keeps a Ctrl-C in the terminal from reaching it
@@ -141,10 +157,12 @@ func startServer(ctx context.Context, bin string, cfg Config) (*Server, error) {
 			line := sc.Text()
 			s.log.Write([]byte(line + "\n"))
 			if !sent && strings.Contains(line, "sagaboard ready") {
+				u := ""
 				if m := readyURL.FindStringSubmatch(line); m != nil {
-					ready <- strings.TrimSuffix(m[1], "/")
-					sent = true
+					u = strings.TrimSuffix(m[1], "/")
 				}
+				ready <- u
+				sent = true
 			}
 		}
 		_ = s.cmd.Wait()
@@ -191,8 +209,12 @@ func (s *Server) Close() {
 }
 
 func (s *Server) cleanup() {
-	deleteVhost(s.Vhost)
-	_ = os.RemoveAll(s.data)
+	if s.Vhost != "" {
+		deleteVhost(s.Vhost)
+	}
+	if s.data != "" {
+		_ = os.RemoveAll(s.data)
+	}
 }
 
 // freeLoopback returns a loopback address with a port that was free a
