@@ -1,6 +1,9 @@
 package main_test
 
 import (
+	"io"
+	"os"
+	"path/filepath"
 	"os/exec"
 	"slices"
 	"strings"
@@ -30,5 +33,20 @@ func TestTopLevelHoldsOnlyTheLayout(t *testing.T) {
 			continue
 		}
 		t.Errorf("%s is tracked at the top of the repository; the top holds only %s, dot-folders and licence files", top, strings.Join(allowed, " "))
+	}
+	// Nor anywhere else: a built program (go build in a cmd folder) is
+	// megabytes the history keeps for ever. Executables start with ELF's
+	// magic number.
+	for _, f := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		file, err := os.Open(filepath.Join("../..", f))
+		if err != nil {
+			continue // deleted in the working tree, not yet in the index
+		}
+		head := make([]byte, 4)
+		n, _ := io.ReadFull(file, head)
+		file.Close()
+		if n == 4 && string(head) == "\x7fELF" {
+			t.Errorf("%s is a compiled program tracked by git; build into bin/ (make build), which git ignores", f)
+		}
 	}
 }

@@ -60,6 +60,7 @@ func (s *Service) recordDead(ctx context.Context, msgs []saga.Message) []saga.Ou
 	outs := make([]saga.Outcome, len(msgs))
 	fresh := make([]DeadLetter, 0, len(msgs))
 	_, err := s.db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
+		fresh = fresh[:0] // a run again after a collision starts afresh
 		for _, m := range msgs {
 			d, err := insertDead(ctx, tx, m, m.DeadQueue, m.DeadReason)
 			if err != nil {
