@@ -31,8 +31,12 @@ func TestStoreFlagReadsTheEnvironmentAndHidesThePassword(t *testing.T) {
 		if m.Config.Store != tc.want {
 			t.Errorf("%v with SAGABOARD_STORE=%q: -store %q, want %q", tc.args, tc.env, m.Config.Store, tc.want)
 		}
-		if shown := m.storeConfig().Shown(); strings.Contains(shown, "envS3cret") {
+		shown := m.storeConfig().Shown()
+		if strings.Contains(shown, "envS3cret") {
 			t.Errorf("the store is shown as %q, with its password", shown)
+		}
+		if tc.want == "sqlite" && shown != "sqlite" {
+			t.Errorf("the default store is shown as %q, want sqlite", shown)
 		}
 	}
 	for _, bad := range []string{"postgres://postgres:envS3cret@[::1/x", "mysql://u:envS3cret@h/x", "postgres://postgres:envS3cret@h"} {

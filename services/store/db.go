@@ -77,7 +77,7 @@ func (c Config) Validate() error {
 // Shown is the store setting as it may be logged and shown: the password
 // and the query hidden.
 func (c Config) Shown() string {
-	if c.URL == "" {
+	if c.URL == "" || c.URL == "sqlite" {
 		return "sqlite"
 	}
 	return RedactURL(c.URL)
