@@ -21,8 +21,10 @@ func TestClusterChaos(t *testing.T) {
 	c := StartOwnCluster(t, 3)
 	setup := t.TempDir()
 	c.Provision(t, "chaos", setup)
+	// The node to stop: the one leading payment_queue (the queues' leaders
+	// are wherever Raft put them, most on the node setup-broker spoke to).
 	leader := c.Node(c.Queues(t, "chaos")["payment_queue"].Leader)
-	var other []int // the nodes that do not lead, by index
+	var other []int // the nodes that do not lead it, by index
 	for i, n := range c.Nodes {
 		if n != leader {
 			other = append(other, i)
@@ -46,7 +48,8 @@ func TestClusterChaos(t *testing.T) {
 	// One payment process until `-store postgres://` lands (branch pg).
 	// Then give it `-store` and start a second on another node sharing the
 	// same ledger; the audit reads the ledger through payments[0], and the
-	// SIGKILL below kills payments[0] while the others carry on:
+	// SIGKILL below kills payments[0] while the others carry on; the
+	// badge check below then expects "payment,web" on two nodes:
 	//
 	//	store := []string{"-store", MustPostgres(t)}
 	//	payments := []*Proc{proc(1, "payment,web", store...), proc(2, "payment,web", store...)}

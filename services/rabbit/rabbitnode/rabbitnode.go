@@ -29,6 +29,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // BootTimeout bounds how long a node may take to start or restart.
@@ -175,22 +177,23 @@ func (n *Node) Boot(ctx context.Context) error {
 	return n.Wait(ctx)
 }
 
-// Wait waits until the node takes AMQP connections. RabbitMQ opens its
-// listener last, once its app has booted; a poll on the port is free where
-// each rabbitmqctl call starts an Erlang VM and takes seconds on a busy
-// machine.
+// Wait waits until the node takes an AMQP connection, as guest on "/". An
+// AMQP login rather than rabbitmqctl, which starts an Erlang VM and takes
+// seconds on a busy machine; and rather than a bare TCP connect, which a
+// node answers before it is ready to serve. The first connection also
+// warms the node up: on a loaded machine it can take longer than a client's
+// dial timeout, and a client given a list of nodes would pass this one by.
 func (n *Node) Wait(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, BootTimeout)
 	defer cancel()
-	var d net.Dialer
 	for {
-		conn, err := d.DialContext(ctx, "tcp", n.Addr())
+		conn, err := amqp.DialConfig(n.URL(""), amqp.Config{Dial: amqp.DefaultDial(10 * time.Second)})
 		if err == nil {
 			return conn.Close()
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("rabbitnode: %s did not come up within %s; its log is in %s", n.Name, BootTimeout, filepath.Join(n.Dir, "log"))
+			return fmt.Errorf("rabbitnode: %s did not take an AMQP connection within %s (%v); its log is in %s", n.Name, BootTimeout, err, filepath.Join(n.Dir, "log"))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
