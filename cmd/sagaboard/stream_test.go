@@ -124,11 +124,11 @@ func streamLength(t *testing.T, vhost string) int64 {
 	return n
 }
 
-// streamHolds reports whether the tap comes to hold n messages within 10s,
+// streamHolds reports whether the tap comes to hold n messages within 30s,
 // as the broker counts them: it refreshes the count now and then.
 func streamHolds(t *testing.T, vhost string, n int64) bool {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); streamLength(t, vhost) != n; time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); streamLength(t, vhost) != n; time.Sleep(200 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			return false
 		}
