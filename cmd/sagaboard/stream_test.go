@@ -124,11 +124,11 @@ func streamLength(t *testing.T, vhost string) int64 {
 	return n
 }
 
-// streamHolds reports whether the tap comes to hold n messages within 10s,
+// streamHolds reports whether the tap comes to hold n messages within 30s,
 // as the broker counts them: it refreshes the count now and then.
 func streamHolds(t *testing.T, vhost string, n int64) bool {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); streamLength(t, vhost) != n; time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); streamLength(t, vhost) != n; time.Sleep(200 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			return false
 		}
@@ -160,8 +160,9 @@ func storedOffset(t *testing.T, dir string) int64 {
 
 // waitRecorded waits until the observer in dir has recorded, as events or
 // as dead letters taken from the tap, as many messages as the stream
-// holds, and has stored the offset after the last; it fails if it ever
-// records more, and returns the count.
+// holds, and has stored the offset after the last, and returns the count.
+// The broker refreshes its count now and then, so a count behind what was
+// recorded is waited out; one that never agrees fails.
 func waitRecorded(t *testing.T, vhost, dir string) int64 {
 	t.Helper()
 	db := openObserver(t, dir)
@@ -173,9 +174,6 @@ func waitRecorded(t *testing.T, vhost, dir string) int64 {
 			(SELECT coalesce(max(next), 0) FROM tap_offsets)`).Scan(&events, &dead, &next)
 		if err != nil {
 			t.Fatalf("count what the observer recorded: %v", err)
-		}
-		if events+dead > total {
-			t.Fatalf("the observer recorded %d messages (%d events, %d dead letters) of a stream of %d", events+dead, events, dead, total)
 		}
 		if events+dead == total && next == total {
 			return total
