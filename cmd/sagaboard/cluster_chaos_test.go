@@ -44,24 +44,18 @@ func TestClusterChaos(t *testing.T) {
 		return Start(t, append(args, extra...)...)
 	}
 	front := proc(0, "web,booking,observer")
-	// ---- PAYMENT PROCESSES ----
-	// One payment process until `-store postgres://` lands (branch pg).
-	// Then give it `-store` and start a second on another node sharing the
-	// same ledger; the audit reads the ledger through payments[0], and the
-	// SIGKILL below kills payments[0] while the others carry on; the
-	// badge check below then expects "payment,web" on two nodes:
-	//
-	//	store := []string{"-store", MustPostgres(t)}
-	//	payments := []*Proc{proc(1, "payment,web", store...), proc(2, "payment,web", store...)}
-	payments := []*Proc{proc(1, "payment,web")}
-	// ---------------------------
+	// Payment runs in two processes on two nodes, sharing one ledger in
+	// PostgreSQL: the SIGKILL below takes payments[0] while payments[1]
+	// carries on, and the audit reads the shared ledger through either.
+	store, _ := pgStore(t)
+	payments := []*Proc{proc(1, "payment,web", "-store", store), proc(2, "payment,web", "-store", store)}
 	proc(2, "seats,compensation")
 	notify := proc(other[0], "notification,web")
 
 	// The front's badge says where each process is.
 	waitProcesses(t, front, map[string][]string{
 		"web,booking,observer": {c.Nodes[0].Addr()},
-		"payment,web":          {c.Nodes[1].Addr()},
+		"payment,web":          {c.Nodes[1].Addr(), c.Nodes[2].Addr()},
 		"seats,compensation":   {c.Nodes[2].Addr()},
 		"notification,web":     {c.Nodes[other[0]].Addr()},
 	}, 20*time.Second)
@@ -112,7 +106,7 @@ func TestClusterChaos(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	payments[0].Kill()
 	faults++
-	step("SIGKILL the payment process", nil)
+	step("SIGKILL one of the two payment processes", nil)
 	time.Sleep(2 * time.Second)
 	payments[0].Restart()
 	step("payment process restarted", nil)
