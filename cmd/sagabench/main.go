@@ -367,6 +367,9 @@ func measureSagaboard(ctx context.Context, cfg Config, w world, st Setup, n int,
 	if err != nil {
 		return r, err
 	}
+	if err := finishWire(ctx, &r.Throughput, opts); err != nil {
+		return r, err
+	}
 	if r.Throughput.Traffic, err = countTraffic(ctx, a, r.Throughput.IDs, trafficSample); err != nil {
 		return r, err
 	}
