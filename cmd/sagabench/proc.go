@@ -156,19 +156,7 @@ func brokerPID(amqpURL string) int {
 	if len(inodes) == 0 {
 		return 0
 	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		if err != nil || strings.TrimSpace(string(comm)) != "beam.smp" {
-			continue
-		}
+	for _, pid := range pidsNamed("beam.smp") {
 		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 		if err != nil {
 			continue
@@ -241,19 +229,7 @@ func cpuSince(pids ...int) func() time.Duration {
 func cpuOfNamed(comm string) func() time.Duration {
 	read := func() map[int]time.Duration {
 		out := map[int]time.Duration{}
-		entries, err := os.ReadDir("/proc")
-		if err != nil {
-			return out
-		}
-		for _, e := range entries {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil {
-				continue
-			}
-			c, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-			if err != nil || strings.TrimSpace(string(c)) != comm {
-				continue
-			}
+		for _, pid := range pidsNamed(comm) {
 			if d, err := cpuTime(pid); err == nil {
 				out[pid] = d
 			}
@@ -268,4 +244,25 @@ func cpuOfNamed(comm string) func() time.Duration {
 		}
 		return sum
 	}
+}
+
+// pidsNamed lists the processes whose command name (/proc/PID/comm) is
+// comm; none when /proc cannot be read.
+func pidsNamed(comm string) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		c, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err == nil && strings.TrimSpace(string(c)) == comm {
+			out = append(out, pid)
+		}
+	}
+	return out
 }

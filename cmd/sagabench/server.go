@@ -214,18 +214,6 @@ func (s *Server) start(ctx context.Context, bin string, args []string) (string, 
 	}
 }
 
-// Alive reports an error with the log's tail if a process has exited.
-func (s *Server) Alive() error {
-	for _, p := range s.procs {
-		select {
-		case <-p.done:
-			return fmt.Errorf("server: sagaboard exited:\n%s", p.log.String())
-		default:
-		}
-	}
-	return nil
-}
-
 // Close stops the processes gracefully (SIGKILL after 20s), payment first,
 // and removes the vhost, data folder and database.
 func (s *Server) Close() {
