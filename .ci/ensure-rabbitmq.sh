@@ -78,4 +78,4 @@ else
 	wait_ready
 fi
 
-say "RabbitMQ is ready: $(as_root rabbitmq-diagnostics -q check_port_connectivity 2>/dev/null | head -n1)"
+say "RabbitMQ is ready: $(as_root rabbitmq-diagnostics -q check_port_connectivity 2>/dev/null | sed -n 1p)"
