@@ -17,10 +17,10 @@ import (
 func TestQuorumQueues(t *testing.T) {
 	p, vhost := startSaga(t, "-quorum")
 	ok := p.Book("quinn", "A1")
-	p.WaitFor(ok, 10*time.Second, "confirmed", func(b Booking) bool { return b.Status == "confirmed" && b.Notified })
+	p.WaitFor(ok, 10*time.Second, "confirmed", func(b Booking) bool { return b.Status == "confirmed" && recorded(b) })
 	p.SetSwitches(`{"seats":{"fail_rate":1}}`)
 	undone := p.Book("quinn", "A2")
-	p.WaitFor(undone, 10*time.Second, "compensated", func(b Booking) bool { return b.Status == "compensated" && b.Notified })
+	p.WaitFor(undone, 10*time.Second, "compensated", func(b Booking) bool { return b.Status == "compensated" && recorded(b) })
 	if c, r := p.Ledger(undone); c != r {
 		t.Errorf("compensated on quorum queues: charged %d refunded %d", c, r)
 	}
@@ -49,10 +49,10 @@ func TestQuorumQueues(t *testing.T) {
 func TestHistorySurvivesRestart(t *testing.T) {
 	p, _ := startSaga(t)
 	ok := p.Book("hana", "H1")
-	p.WaitFor(ok, 10*time.Second, "confirmed and notified", func(b Booking) bool { return b.Status == "confirmed" && b.Notified })
+	p.WaitFor(ok, 10*time.Second, "confirmed and notified", func(b Booking) bool { return b.Status == "confirmed" && recorded(b) })
 	p.SetSwitches(`{"payment":{"fail_rate":1}}`)
 	undone := p.Book("hana", "H2")
-	p.WaitFor(undone, 10*time.Second, "compensated and notified", func(b Booking) bool { return b.Status == "compensated" && b.Notified })
+	p.WaitFor(undone, 10*time.Second, "compensated and notified", func(b Booking) bool { return b.Status == "compensated" && recorded(b) })
 	p.Settled(10 * time.Second)
 	before := map[string]Booking{ok: p.Get(ok), undone: p.Get(undone)}
 

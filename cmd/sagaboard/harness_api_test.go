@@ -226,6 +226,14 @@ func publish(t testing.TB, amqpURL, exchange, key string, msg amqp.Publishing) {
 	}
 }
 
+// recorded reports whether the observer has the booking's trail up to the
+// user being told. Booking learns of the notice from its own queue and the
+// observer from the tap, each in its own time, so a test that reads the
+// trail must wait for both.
+func recorded(b Booking) bool {
+	return b.Notified && len(b.Events) > 0 && b.Events[len(b.Events)-1].Type == "BookingNotified"
+}
+
 func eventTypes(b Booking) []string {
 	out := make([]string, len(b.Events))
 	for i, e := range b.Events {

@@ -23,7 +23,7 @@ func TestHappyPathConfirmsChargesAndNotifies(t *testing.T) {
 	p, _ := startSaga(t)
 	id := p.Book("alice", "A1", "A2")
 
-	b := p.WaitFor(id, 10*time.Second, "confirmed and notified", func(b Booking) bool { return b.Status == "confirmed" && b.Notified })
+	b := p.WaitFor(id, 10*time.Second, "confirmed and notified", func(b Booking) bool { return b.Status == "confirmed" && recorded(b) })
 	if b.AmountCents != 2000 || b.UserID != "alice" || !slices.Equal(b.Seats, []string{"A1", "A2"}) {
 		t.Errorf("booking = %+v, want alice, A1 A2, 2000 cents", b)
 	}
@@ -67,7 +67,7 @@ func TestDeclinedPaymentCompensatesWithNoCharge(t *testing.T) {
 	p.SetSwitches(`{"payment":{"fail_rate":1}}`)
 	id := p.Book("bob", "B1", "B2")
 
-	b := p.WaitFor(id, 10*time.Second, "compensated and notified", func(b Booking) bool { return b.Status == "compensated" && b.Notified })
+	b := p.WaitFor(id, 10*time.Second, "compensated and notified", func(b Booking) bool { return b.Status == "compensated" && recorded(b) })
 	want := []string{"BookingCreated", "PaymentServiceFailed", "SeatReleaseRequested", "BookingCancelled", "BookingNotified"}
 	if got := eventTypes(b); !slices.Equal(got, want) {
 		t.Errorf("events = %v, want %v", got, want)
@@ -93,7 +93,7 @@ func TestFailedSeatUpdateRefundsTheCharge(t *testing.T) {
 	p.SetSwitches(`{"seats":{"fail_rate":1}}`)
 	id := p.Book("carol", "C1")
 
-	b := p.WaitFor(id, 10*time.Second, "compensated and notified", func(b Booking) bool { return b.Status == "compensated" && b.Notified })
+	b := p.WaitFor(id, 10*time.Second, "compensated and notified", func(b Booking) bool { return b.Status == "compensated" && recorded(b) })
 	want := []string{"BookingCreated", "PaymentCompleted", "SeatUpdatingServiceFailed", "RefundRequested", "PaymentRefunded", "BookingCancelled", "BookingNotified"}
 	if got := eventTypes(b); !slices.Equal(got, want) {
 		t.Errorf("events = %v, want %v", got, want)
@@ -166,10 +166,10 @@ func TestFailingNotificationIsRetriedWithoutChangingTheOutcome(t *testing.T) {
 func TestRedeliveryHasNoSecondEffect(t *testing.T) {
 	p, vhost := startSaga(t)
 	happy := p.Book("erin", "E1")
-	p.WaitFor(happy, 10*time.Second, "confirmed and notified", func(b Booking) bool { return b.Status == "confirmed" && b.Notified })
+	p.WaitFor(happy, 10*time.Second, "confirmed and notified", func(b Booking) bool { return b.Status == "confirmed" && recorded(b) })
 	p.SetSwitches(`{"seats":{"fail_rate":1}}`)
 	undone := p.Book("frank", "F1")
-	p.WaitFor(undone, 10*time.Second, "compensated and notified", func(b Booking) bool { return b.Status == "compensated" && b.Notified })
+	p.WaitFor(undone, 10*time.Second, "compensated and notified", func(b Booking) bool { return b.Status == "compensated" && recorded(b) })
 	p.SetSwitches(`{"seats":{"fail_rate":0}}`)
 
 	before := map[string]Booking{happy: p.Get(happy), undone: p.Get(undone)}
