@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/coder/websocket"
 	"github.com/sagaboard/sagaboard/services/saga"
 	"github.com/sagaboard/sagaboard/views"
@@ -88,5 +89,83 @@ func TestFirstFrameOfABigVenueIsSmall(t *testing.T) {
 	}
 	if n := doc.Find(`[hx-swap-oob="afterbegin:#booking-list"] > article.booking`).Length(); n == 0 {
 		t.Error("the first frame brings no bookings")
+	}
+}
+
+// TestAFloodOfSeatsIsSentAsLetters: in a big venue one booking's seat is
+// redrawn on its own, and a flood of them, between two frames, as one
+// letter per seat, a fraction of the seats one by one.
+func TestAFloodOfSeatsIsSentAsLetters(t *testing.T) {
+	h := mustServeVenue(t, "", saga.Venue{Rows: 100, Cols: 100})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	wsURL := "ws" + strings.TrimPrefix(h.URL, "http") + "/ws"
+	c, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {h.URL}}})
+	if err != nil {
+		t.Fatalf("dial %s: %v", wsURL, err)
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(-1)
+	if _, _, err := c.Read(ctx); err != nil { // the snapshot
+		t.Fatal(err)
+	}
+	// next reads frames until one draws seat; it returns that frame.
+	next := func(seat string) *goquery.Document {
+		t.Helper()
+		for {
+			_, msg, err := c.Read(ctx)
+			if err != nil {
+				t.Fatalf("waiting for a frame with %s: %v", seat, err)
+			}
+			doc := parse(t, string(msg))
+			if doc.Find("#seat-"+seat).Length() > 0 || doc.Find("#seat-states").Length() > 0 {
+				return doc
+			}
+		}
+	}
+	if _, err := h.Booking.Create(ctx, "alice", []string{"A1"}); err != nil {
+		t.Fatal(err)
+	}
+	doc := next("A1")
+	if doc.Find("#seat-states").Length() != 0 || !doc.Find("#seat-A1").HasClass("seat-held") {
+		t.Fatalf("one seat held in a 10,000-seat venue was not redrawn on its own")
+	}
+	// 300 seats held at once, within one frame: in one transaction each
+	// booking of ten, all before the next frame is drawn.
+	var seats []string
+	for i := range 30 {
+		ten := make([]string, 10)
+		for j := range ten {
+			ten[j] = saga.SeatID(10+i/10, (i%10)*10+j)
+		}
+		seats = append(seats, ten...)
+		if _, err := h.Booking.Create(ctx, "bob", ten); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held, asLetters := 0, false
+	for held < len(seats) {
+		doc = next(seats[0])
+		letters := doc.Find("#seat-states").AttrOr("data-states", "")
+		if letters == "" {
+			// The frame came mid-flood: its seats are on their own.
+			held += doc.Find(".seat-held").Length()
+			continue
+		}
+		if len(letters) != 10000 {
+			t.Fatalf("the seat letters cover %d seats, want 10,000", len(letters))
+		}
+		asLetters = true
+		held = strings.Count(letters, "h") - 1 // A1 is held too
+		var each bytes.Buffer
+		for _, id := range seats {
+			_ = views.SeatView(views.Seat{ID: id, Status: saga.SeatHeld}, true).Render(ctx, &each)
+		}
+		if html, _ := goquery.OuterHtml(doc.Find("#seat-states")); len(html) > each.Len()/4 {
+			t.Errorf("every seat as a letter weighs %d bytes, want under a quarter of the %d of these seats one by one", len(html), each.Len())
+		}
+	}
+	if !asLetters {
+		t.Error("300 seats held within a few frames were each sent on their own, never as letters")
 	}
 }

@@ -160,8 +160,21 @@ func TestLiveFeedSendsASnapshotThenDeltas(t *testing.T) {
 			_, disabled := seat.Find("input").Attr("disabled")
 			sawSeat = seat.HasClass("seat-held") && disabled
 		}
+		if letters, ok := doc.Find("#seat-states").Attr("data-states"); ok {
+			sawSeat = sawSeat || letterOf(t, h, letters, "C3") == 'h'
+		}
 	}
-	// A frame redraws only the seats that changed, not the whole map.
+	// A frame redraws only the seats that changed, not the whole map: each
+	// on its own, or every seat's state as one letter, whichever is smaller
+	// (in this small venue, the letters win for two seats).
+	venue, err := h.Booking.Seats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := map[string]byte{}
+	for _, st := range venue {
+		before[st.ID] = st.Status[0]
+	}
 	if _, err := h.Booking.Create(ctx, "erin", []string{"A1", "B2"}); err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +188,22 @@ func TestLiveFeedSendsASnapshotThenDeltas(t *testing.T) {
 		if doc.Find("#seatmap").Length() > 0 {
 			t.Fatal("a frame sent the whole seat map again for one booking's two seats")
 		}
-		doc.Find(`[id^="seat-"]`).Each(func(_ int, s *goquery.Selection) {
+		if letters, ok := doc.Find("#seat-states").Attr("data-states"); ok {
+			if len(letters) != len(venue) {
+				t.Fatalf("the seat letters cover %d seats, the venue has %d", len(letters), len(venue))
+			}
+			for i, st := range venue {
+				switch {
+				case st.ID == "A1" || st.ID == "B2":
+					if letters[i] == 'h' {
+						held["seat-"+st.ID] = true
+					}
+				case letters[i] != before[st.ID]:
+					t.Errorf("the seat letters changed %s from %c to %c, which did not change", st.ID, before[st.ID], letters[i])
+				}
+			}
+		}
+		doc.Find(`[id^="seat-"]:not(#seat-states)`).Each(func(_ int, s *goquery.Selection) {
 			id := s.AttrOr("id", "")
 			if id != "seat-A1" && id != "seat-B2" {
 				t.Errorf("a frame redrew %s, which did not change", id)
@@ -185,4 +213,24 @@ func TestLiveFeedSendsASnapshotThenDeltas(t *testing.T) {
 			}
 		})
 	}
+}
+
+// letterOf is seat id's letter in a frame's seat letters, which follow the
+// venue's order.
+func letterOf(t *testing.T, h *harness, letters, id string) byte {
+	t.Helper()
+	venue, err := h.Booking.Seats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(letters) != len(venue) {
+		t.Fatalf("the seat letters cover %d seats, the venue has %d", len(letters), len(venue))
+	}
+	for i, st := range venue {
+		if st.ID == id {
+			return letters[i]
+		}
+	}
+	t.Fatalf("no seat %s in the venue", id)
+	return 0
 }

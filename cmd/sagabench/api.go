@@ -99,6 +99,30 @@ func (a *api) wait(ctx context.Context, id string, d time.Duration) (bookingView
 	return v, err
 }
 
+// told polls a booking until its user has been told, or d is up. The API
+// long-polls only for a booking to leave pending; the notice comes a hop
+// later, so the short remainder is polled.
+func (a *api) told(ctx context.Context, id string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		var v bookingView
+		if err := a.do(ctx, "GET", "/api/bookings/"+id, nil, http.StatusOK, &v); err != nil {
+			return err
+		}
+		if v.Notified {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("api: booking %s is %s and its user not told after %s", id, v.Status, d)
+		}
+		select {
+		case <-time.After(2 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // anyPending reports whether some booking is still pending. It asks for one
 // booking by status, which the (status, id) index answers without a scan, so
 // polling it often costs the server next to nothing at any store size.

@@ -225,6 +225,13 @@ func runLatency(ctx context.Context, a *api, seats []string, warmup int) ([]time
 		if i >= warmup {
 			out = append(out, d)
 		}
+		// The next booking starts once this one has ended, its user told,
+		// as the ceiling's next saga starts once the last one is done.
+		// Started at once, it would share two cores with this one's last
+		// hop (the notice, its record, the acks) and time both.
+		if err := a.told(ctx, id, 10*time.Second); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

@@ -79,19 +79,34 @@ func (l *Live) dashboardDelta(ctx context.Context, m marks) []byte {
 }
 
 // seatDelta sends the seats whose status changed since the last frame, each
-// on its own, so the boxes a person has ticked elsewhere stay ticked.
+// on its own, or all of them as one letter each, whichever is smaller. Both
+// leave the boxes a person has ticked elsewhere ticked. Under load a few
+// hundred seats change between frames; one by one they made frames of
+// hundreds of kilobytes, which the pacing then spaced out, and the
+// dashboard fell behind by the pause they bought.
 func (l *Live) seatDelta(ctx context.Context, out *bytes.Buffer, seats []views.Seat) {
 	if l.seats == nil || len(l.seats) != len(seats) {
 		l.seats = seats
 		l.write(ctx, out, views.SeatStates(seats))
 		return
 	}
+	var each bytes.Buffer
 	for i, st := range seats {
 		if l.seats[i] != st {
-			l.write(ctx, out, views.SeatView(st, true))
+			l.write(ctx, &each, views.SeatView(st, true))
 		}
 	}
 	l.seats = seats
+	if each.Len() == 0 {
+		return
+	}
+	// Every seat as a letter is about one byte a seat, a seat on its own a
+	// few hundred: past a venue's hundredth, the letters win.
+	if all := l.render(ctx, views.SeatStates(seats)); all != nil && len(all) < each.Len() {
+		out.Write(all)
+		return
+	}
+	out.Write(each.Bytes())
 }
 
 // statsBar draws the counts, querying them at most every statsEvery.
