@@ -52,9 +52,13 @@ func (h *Handler) waitForOutcome(r *http.Request, id string, wait time.Duration)
 		// is read here; the whole view is drawn once, at the end. That keeps
 		// a waiting client's work off the CPU while its saga runs.
 		b, err := h.src.Booking.Get(r.Context(), id)
-		if err != nil || b.Status != saga.StatusPending {
+		if err != nil {
 			cancel()
-			return h.model.BookingView(r.Context(), id)
+			return viewmodel.BookingView{}, err
+		}
+		if b.Status != saga.StatusPending {
+			cancel()
+			return h.model.ViewOf(r.Context(), b)
 		}
 		select {
 		case <-changed:

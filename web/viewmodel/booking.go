@@ -64,9 +64,17 @@ func (b *Builder) BookingView(ctx context.Context, id string) (BookingView, erro
 	if err != nil {
 		return BookingView{}, err
 	}
+	return b.ViewOf(ctx, bk)
+}
+
+// ViewOf is BookingView for a booking already read: a long poll has just
+// read it to see that it left pending, and reading it again would add a
+// query to the moment its client waits for.
+func (b *Builder) ViewOf(ctx context.Context, bk booking.Booking) (BookingView, error) {
+	var err error
 	v := BookingView{Booking: bk, Events: []observer.Event{}}
 	if b.src.Has(saga.PartObserver) {
-		if v.Events, err = b.src.Observer.Events(ctx, id); err != nil {
+		if v.Events, err = b.src.Observer.Events(ctx, bk.ID); err != nil {
 			return v, err
 		}
 	}
