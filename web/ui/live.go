@@ -36,8 +36,13 @@ const (
 	// bytesPerSecond paces the dashboard under load: after a frame of n
 	// bytes the next one waits n/bytesPerSecond, and the changes in between
 	// are coalesced. Small frames still go every frameEvery. Each client
-	// then gets at most about this much, whatever the booking rate.
-	bytesPerSecond = 256 << 10
+	// then gets at most about this much, whatever the booking rate: 8
+	// Mbit/s. A frame under load is mostly its 20 cards, 7 KB each with
+	// their two timelines; at the 256 KiB/s this was, such a frame bought
+	// a pause of 400 ms, and 100 viewers were 210-420 ms stale at p99 where
+	// the target is 250 ms (now 100-110 ms, for about a tenth more of the
+	// server's CPU under full load; README, Performance).
+	bytesPerSecond = 1 << 20
 	// maxPause caps that wait. Pacing must not feed on itself: a longer
 	// pause gathers more changes, which make a bigger frame and a longer
 	// pause, until the view is seconds stale. The dashboard promises less
