@@ -128,6 +128,10 @@
   document.addEventListener("htmx:wsAfterMessage", function () {
     if (!synced) { synced = true; setLive("live", "● live"); }
     restoreField(keep.field);
+    // Seat letters first: a frame may carry the seats that changed as one
+    // letter each instead of each seat redrawn, and a ticked seat taken by
+    // someone else must be disabled before the ticks are looked at.
+    seatStates();
     var lost = [];
     keep.seats.forEach(function (v) {
       var i = $("#booking-form input[name=seats][value=\"" + CSS.escape(v) + "\"]");
@@ -144,7 +148,6 @@
       var d = document.getElementById(id);
       if (d) d.open = true;
     });
-    seatStates();
     follow();
     tidyList();
     summarize();
