@@ -18,18 +18,27 @@ import (
 // 100×100 venue: it used to draw the whole seat map again, 1.9 MB.
 const maxFirstFrame = 200 << 10
 
-// firstFrame opens the dashboard's WebSocket and returns its first frame.
-func firstFrame(t *testing.T, h *harness) []byte {
+// dialLive opens the dashboard's WebSocket as the page does, with no limit
+// on a frame's size; it is closed when the test ends.
+func dialLive(t *testing.T, ctx context.Context, h *harness) *websocket.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	wsURL := "ws" + strings.TrimPrefix(h.URL, "http") + "/ws"
 	c, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {h.URL}}})
 	if err != nil {
 		t.Fatalf("dial %s: %v", wsURL, err)
 	}
-	defer c.CloseNow()
+	t.Cleanup(func() { c.CloseNow() })
 	c.SetReadLimit(-1)
+	return c
+}
+
+// firstFrame opens the dashboard's WebSocket and returns its first frame.
+func firstFrame(t *testing.T, h *harness) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := dialLive(t, ctx, h)
+	defer c.CloseNow() // a test may open many
 	_, frame, err := c.Read(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -99,13 +108,7 @@ func TestAFloodOfSeatsIsSentAsLetters(t *testing.T) {
 	h := mustServeVenue(t, "", saga.Venue{Rows: 100, Cols: 100})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	wsURL := "ws" + strings.TrimPrefix(h.URL, "http") + "/ws"
-	c, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {h.URL}}})
-	if err != nil {
-		t.Fatalf("dial %s: %v", wsURL, err)
-	}
-	defer c.CloseNow()
-	c.SetReadLimit(-1)
+	c := dialLive(t, ctx, h)
 	if _, _, err := c.Read(ctx); err != nil { // the snapshot
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
-	"github.com/coder/websocket"
 )
 
 func TestDashboardShowsBookingsSeatsAndEscapesUsers(t *testing.T) {
@@ -124,13 +123,7 @@ func TestLiveFeedSendsASnapshotThenDeltas(t *testing.T) {
 	h := mustServe(t, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	wsURL := "ws" + strings.TrimPrefix(h.URL, "http") + "/ws"
-	c, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {h.URL}}})
-	if err != nil {
-		t.Fatalf("dial %s: %v", wsURL, err)
-	}
-	defer c.CloseNow()
-	c.SetReadLimit(-1)
+	c := dialLive(t, ctx, h)
 	_, snap, err := c.Read(ctx)
 	if err != nil {
 		t.Fatal(err)
