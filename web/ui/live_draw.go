@@ -81,9 +81,9 @@ func (l *Live) dashboardDelta(ctx context.Context, m marks) []byte {
 // seatDelta sends the seats whose status changed since the last frame, each
 // on its own, or all of them as one letter each, whichever is smaller. Both
 // leave the boxes a person has ticked elsewhere ticked. Under load a few
-// hundred seats change between frames; one by one they made frames of
-// hundreds of kilobytes, which the pacing then spaced out, and the
-// dashboard fell behind by the pause they bought.
+// hundred seats change between frames; one by one they added tens of
+// kilobytes to each frame, which the pacing then paid for in pauses, and
+// the dashboard fell behind by them.
 func (l *Live) seatDelta(ctx context.Context, out *bytes.Buffer, seats []views.Seat) {
 	if l.seats == nil || len(l.seats) != len(seats) {
 		l.seats = seats
@@ -100,8 +100,9 @@ func (l *Live) seatDelta(ctx context.Context, out *bytes.Buffer, seats []views.S
 	if each.Len() == 0 {
 		return
 	}
-	// Every seat as a letter is about one byte a seat, a seat on its own a
-	// few hundred: past a venue's hundredth, the letters win.
+	// Every seat as a letter is a byte a seat and a few hundred besides, a
+	// seat on its own about 190 bytes: past about a two-hundredth of the
+	// venue, the letters win.
 	if all := l.render(ctx, views.SeatStates(seats)); all != nil && len(all) < each.Len() {
 		out.Write(all)
 		return
