@@ -4,18 +4,9 @@
 # browser only ever comes from Debian's packages, never from a download.
 set -euo pipefail
 
-say() { printf 'ensure-chromium: %s\n' "$*"; }
-die() { printf 'ensure-chromium: ERROR: %s\n' "$*" >&2; exit 1; }
-
-as_root() {
-	if [[ "$(id -u)" -eq 0 ]]; then
-		"$@"
-	elif command -v sudo >/dev/null 2>&1; then
-		sudo -n "$@"
-	else
-		die "need root (or sudo) to run: $*"
-	fi
-}
+name=ensure-chromium
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [[ ! -x /usr/bin/chromium ]]; then
 	say "/usr/bin/chromium is missing; installing Debian's chromium package"

@@ -10,18 +10,9 @@ set -euo pipefail
 
 wait_seconds="${POSTGRES_WAIT_SECONDS:-60}"
 
-say() { printf 'ensure-postgres: %s\n' "$*"; }
-die() { printf 'ensure-postgres: ERROR: %s\n' "$*" >&2; exit 1; }
-
-as_root() {
-	if [[ "$(id -u)" -eq 0 ]]; then
-		"$@"
-	elif command -v sudo >/dev/null 2>&1; then
-		sudo -n "$@"
-	else
-		die "need root (or sudo) to run: $*"
-	fi
-}
+name=ensure-postgres
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # answers: the server takes a TCP connection from user postgres without a
 # password, which is what the tests do.

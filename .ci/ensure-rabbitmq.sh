@@ -10,22 +10,9 @@ set -euo pipefail
 wait_seconds="${RABBITMQ_WAIT_SECONDS:-60}"
 log=/var/log/rabbitmq/ensure-rabbitmq.log
 
-say() { printf 'ensure-rabbitmq: %s\n' "$*"; }
-die() { printf 'ensure-rabbitmq: ERROR: %s\n' "$*" >&2; exit 1; }
-
-# as_root runs a command as root: directly when we are root, through sudo
-# when it is available, and fails clearly otherwise. RabbitMQ's Debian
-# wrappers only work for root or the rabbitmq user, so its CLI goes through
-# this too.
-as_root() {
-	if [[ "$(id -u)" -eq 0 ]]; then
-		"$@"
-	elif command -v sudo >/dev/null 2>&1; then
-		sudo -n "$@"
-	else
-		die "need root (or sudo) to run: $*"
-	fi
-}
+name=ensure-rabbitmq
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Quiet probes; each is bounded so a wedged node cannot hang the script.
 node_up() { as_root timeout 30 rabbitmq-diagnostics -q ping >/dev/null 2>&1; }
