@@ -259,25 +259,17 @@ func (r *Relay) read(ctx context.Context) ([]saga.Message, int64, error) {
 		return nil, 0, fmt.Errorf("outbox: begin read: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT seq, message_id, correlation_id, caused_by, type, routing_key, source, attempt, at, body, traceparent, tracestate
-		FROM outbox ORDER BY seq LIMIT ?`, r.batch)
+	rows, err := tx.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox ORDER BY seq LIMIT ?`, r.batch)
 	if err != nil {
 		return nil, 0, fmt.Errorf("outbox: read: %w", err)
 	}
-	defer rows.Close()
-	var msgs []saga.Message
-	var top int64
-	for rows.Next() {
-		var m saga.Message
-		var at int64
-		if err := rows.Scan(&top, &m.ID, &m.CorrelationID, &m.CausationID, &m.Type, &m.RoutingKey, &m.Source, &m.Attempt, &at, &m.Body, &m.Trace.Parent, &m.Trace.State); err != nil {
-			return nil, 0, fmt.Errorf("outbox: scan: %w", err)
-		}
-		m.Timestamp = Time(at)
-		msgs = append(msgs, m)
+	msgs, seqs, err := scanOutbox(rows)
+	if err != nil {
+		return nil, 0, err
 	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("outbox: read: %w", err)
+	var top int64
+	if len(seqs) > 0 {
+		top = seqs[len(seqs)-1]
 	}
 	if len(msgs) > 0 {
 		return msgs, top, nil
@@ -287,6 +279,31 @@ func (r *Relay) read(ctx context.Context) ([]saga.Message, int64, error) {
 		return nil, 0, fmt.Errorf("outbox: read sequence: %w", err)
 	}
 	return nil, top, nil
+}
+
+// outboxColumns are an outbox row's columns as scanOutbox reads them.
+const outboxColumns = `seq, message_id, correlation_id, caused_by, type, routing_key, source, attempt, at, body, traceparent, tracestate`
+
+// scanOutbox reads the rows of a SELECT of outboxColumns, in order, and
+// closes them.
+func scanOutbox(rows *sql.Rows) ([]saga.Message, []int64, error) {
+	defer rows.Close()
+	var msgs []saga.Message
+	var seqs []int64
+	for rows.Next() {
+		var m saga.Message
+		var seq, at int64
+		if err := rows.Scan(&seq, &m.ID, &m.CorrelationID, &m.CausationID, &m.Type, &m.RoutingKey, &m.Source, &m.Attempt, &at, &m.Body, &m.Trace.Parent, &m.Trace.State); err != nil {
+			return nil, nil, fmt.Errorf("outbox: scan: %w", err)
+		}
+		m.Timestamp = Time(at)
+		msgs = append(msgs, m)
+		seqs = append(seqs, seq)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("outbox: read: %w", err)
+	}
+	return msgs, seqs, nil
 }
 
 func (r *Relay) advance(seq int64) {

@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-
-	"github.com/sagaboard/sagaboard/services/saga"
 )
 
 // On PostgreSQL two processes of one part write one outbox, and each runs a
@@ -81,27 +79,13 @@ func (r *Relay) flushLocked(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("outbox: begin: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT seq, message_id, correlation_id, caused_by, type, routing_key, source, attempt, at, body, traceparent, tracestate
-		FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, r.batch)
+	rows, err := tx.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, r.batch)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: read: %w", err)
 	}
-	var msgs []saga.Message
-	var seqs []int64
-	for rows.Next() {
-		var m saga.Message
-		var seq, at int64
-		if err := rows.Scan(&seq, &m.ID, &m.CorrelationID, &m.CausationID, &m.Type, &m.RoutingKey, &m.Source, &m.Attempt, &at, &m.Body, &m.Trace.Parent, &m.Trace.State); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("outbox: scan: %w", err)
-		}
-		m.Timestamp = Time(at)
-		msgs = append(msgs, m)
-		seqs = append(seqs, seq)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("outbox: read: %w", err)
+	msgs, seqs, err := scanOutbox(rows)
+	if err != nil {
+		return 0, err
 	}
 	if len(msgs) > 0 {
 		if err := r.pub.Publish(ctx, msgs...); err != nil {
