@@ -27,14 +27,6 @@ func (m *Main) readOthers(ctx context.Context, c *invariants.Config, payAway, se
 		return nil
 	}
 	cfg.ReadOnly = true
-	open := func(part string) (*store.DB, error) {
-		db, err := store.Open(ctx, cfg, part)
-		if err != nil {
-			return nil, err
-		}
-		m.dbs = append(m.dbs, db)
-		return db, nil
-	}
 	for _, o := range []struct {
 		part string
 		away bool
@@ -48,10 +40,11 @@ func (m *Main) readOthers(ctx context.Context, c *invariants.Config, payAway, se
 		if !o.away {
 			continue
 		}
-		db, err := open(o.part)
+		db, err := store.Open(ctx, cfg, o.part)
 		if err != nil {
 			return err
 		}
+		m.dbs = append(m.dbs, db)
 		o.set(db)
 	}
 	return nil
