@@ -42,19 +42,9 @@ func pgOptIn(t *testing.T) {
 	if os.Getenv("SAGABOARD_POSTGRES_E2E") != "1" {
 		t.Skip("set SAGABOARD_POSTGRES_E2E=1 (make test-postgres) to run the saga on PostgreSQL")
 	}
-}
-
-// pgInvariants is GET /api/invariants as these tests read it.
-type pgInvariants struct {
-	OK         bool             `json:"ok"`
-	State      string           `json:"state"`
-	SweptAt    *time.Time       `json:"swept_at"`
-	Violations []map[string]any `json:"violations"`
-	Rules      []struct {
-		Rule    string `json:"rule"`
-		Checked bool   `json:"checked"`
-		Holds   bool   `json:"holds"`
-	} `json:"rules"`
+	if testing.Short() {
+		t.Skip("the PostgreSQL e2e tests are skipped in -short mode")
+	}
 }
 
 // pgCheckerGreen waits for the checker's slow sweep to pass over every
@@ -62,34 +52,20 @@ type pgInvariants struct {
 // checked.
 func pgCheckerGreen(t *testing.T, p *Proc) {
 	t.Helper()
-	since := time.Now().UTC()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		var inv pgInvariants
-		if code := p.Do("GET", "/api/invariants", nil, &inv); code != http.StatusOK {
-			t.Fatalf("GET /api/invariants: %d", code)
+	inv, ok := sweptAfter(t, p, time.Now().UTC())
+	if !ok {
+		t.FailNow()
+	}
+	if !inv.OK || inv.State != "ok" {
+		t.Errorf("after a full sweep the checker says ok=%v state=%q, want ok", inv.OK, inv.State)
+	}
+	for _, r := range inv.Rules {
+		if !r.Checked || !r.Holds {
+			t.Errorf("rule %s: checked=%v holds=%v, want both", r.Rule, r.Checked, r.Holds)
 		}
-		if len(inv.Violations) > 0 {
-			t.Fatalf("the checker reports %d violations, e.g. %v", len(inv.Violations), inv.Violations[0])
-		}
-		if inv.SweptAt != nil && inv.SweptAt.After(since) {
-			if !inv.OK || inv.State != "ok" {
-				t.Errorf("after a full sweep the checker says ok=%v state=%q, want ok", inv.OK, inv.State)
-			}
-			for _, r := range inv.Rules {
-				if !r.Checked || !r.Holds {
-					t.Errorf("rule %s: checked=%v holds=%v, want both", r.Rule, r.Checked, r.Holds)
-				}
-			}
-			if len(inv.Rules) == 0 {
-				t.Errorf("the checker lists no rules")
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the checker did not finish a sweep within 90 s (state %q)", inv.State)
-		}
-		time.Sleep(500 * time.Millisecond)
+	}
+	if len(inv.Rules) == 0 {
+		t.Errorf("the checker lists no rules")
 	}
 }
 
@@ -106,9 +82,6 @@ func pgNoSecret(t *testing.T, where, text string) {
 // database (not in the data folder), and the checker is green.
 func TestSagaOnPostgres(t *testing.T) {
 	pgOptIn(t)
-	if testing.Short() {
-		t.Skip("PostgreSQL e2e skipped in -short mode")
-	}
 	url, pg := pgStore(t)
 	vhost := MustVhost(t)
 	data := t.TempDir()
@@ -217,9 +190,6 @@ func storeShown(raw string) string { return strings.ReplaceAll(raw, pgSecret, "*
 // complete and green.
 func TestTwoPaymentProcessesShareOneLedgerOnPostgres(t *testing.T) {
 	pgOptIn(t)
-	if testing.Short() {
-		t.Skip("PostgreSQL conflict test skipped in -short mode")
-	}
 	url, pg := pgStore(t)
 	vhost := MustVhost(t)
 	front := Start(t, "-addr", "127.0.0.1:0", "-data", t.TempDir(), "-amqp", vhost, "-store", url,

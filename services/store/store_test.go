@@ -14,6 +14,7 @@ import (
 
 	"github.com/sagaboard/sagaboard/services/saga"
 	"github.com/sagaboard/sagaboard/services/store"
+	"github.com/sagaboard/sagaboard/services/store/storetest"
 )
 
 func MustOpen(tb testing.TB) *store.DB {
@@ -97,64 +98,6 @@ func TestApplyIsIdempotentAndIsolatesPoison(t *testing.T) {
 	}
 }
 
-type fakePublisher struct {
-	mu   sync.Mutex
-	got  []saga.Message
-	fail bool
-}
-
-func (f *fakePublisher) Publish(ctx context.Context, msgs ...saga.Message) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fail {
-		return errors.New("broker down")
-	}
-	f.got = append(f.got, msgs...)
-	return nil
-}
-
-func (f *fakePublisher) setFail(b bool) { f.mu.Lock(); f.fail = b; f.mu.Unlock() }
-
-func (f *fakePublisher) ids() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for _, m := range f.got {
-		out = append(out, m.ID)
-	}
-	return out
-}
-
-func TestRelayPublishesInOrderAndSurvivesAnOutage(t *testing.T) {
-	db := MustOpen(t)
-	pub := &fakePublisher{fail: true}
-	relay := store.NewRelay(db, pub, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { relay.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-
-	_, last := db.Apply(ctx, []saga.Message{{ID: "a", Body: []byte("ok")}, {ID: "b", Body: []byte("ok")}}, effect)
-	relay.Kick()
-	wctx, wcancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	if err := relay.WaitSent(wctx, last); err == nil {
-		t.Fatal("WaitSent returned while the publisher was failing")
-	}
-	wcancel()
-	pub.setFail(false)
-	wctx, wcancel = context.WithTimeout(ctx, 5*time.Second)
-	defer wcancel()
-	if err := relay.WaitSent(wctx, last); err != nil {
-		t.Fatalf("WaitSent after the outage: %v", err)
-	}
-	if got := pub.ids(); len(got) != 2 || got[0] != "a-next" || got[1] != "b-next" {
-		t.Errorf("published %v, want [a-next b-next] in order", got)
-	}
-	if n := count(t, db, `SELECT count(*) FROM outbox`); n != 0 {
-		t.Errorf("%d outbox rows left after the confirm, want 0", n)
-	}
-}
-
 // TestRelayPublishesEveryRowOnceInOrder races writers against the relay:
 // rows written before it started, rows it is handed at commit, rows another
 // handle on the same file writes behind its back, poison that rolls back,
@@ -191,7 +134,7 @@ func TestRelayPublishesEveryRowOnceInOrder(t *testing.T) {
 		apply(db, fmt.Sprintf("before-%d", i))
 	}
 
-	pub := &fakePublisher{}
+	pub := &storetest.Publisher{}
 	relay := store.NewRelay(db, pub, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	done := make(chan struct{})
 	go func() { relay.Run(ctx); close(done) }()
@@ -202,10 +145,10 @@ func TestRelayPublishesEveryRowOnceInOrder(t *testing.T) {
 		for i := 0; ; i++ {
 			select {
 			case <-flaky:
-				pub.setFail(false)
+				pub.SetFail(false)
 				return
 			case <-time.After(3 * time.Millisecond):
-				pub.setFail(i%3 == 0)
+				pub.SetFail(i%3 == 0)
 			}
 		}
 	}()
@@ -236,7 +179,7 @@ func TestRelayPublishesEveryRowOnceInOrder(t *testing.T) {
 
 	seen := map[string]int{}
 	lastOf := map[string]string{}
-	for _, id := range pub.ids() {
+	for _, id := range pub.IDs() {
 		seen[id]++
 		if w, _, ok := strings.Cut(id, "-"); ok && strings.HasPrefix(w, "w") {
 			if prev := lastOf[w]; prev > id {

@@ -41,8 +41,8 @@ func Run(t *testing.T, e Engine) {
 	})
 }
 
-// publisher keeps what a relay publishes, and fails while told to.
-type publisher struct {
+// Publisher keeps what a relay publishes, and fails while told to (SetFail).
+type Publisher struct {
 	mu    sync.Mutex
 	got   []saga.Message
 	fail  bool
@@ -51,7 +51,7 @@ type publisher struct {
 	both  atomic.Bool  // set when two were in progress at once
 }
 
-func (p *publisher) Publish(_ context.Context, msgs ...saga.Message) error {
+func (p *Publisher) Publish(_ context.Context, msgs ...saga.Message) error {
 	if p.busy.Add(1) > 1 {
 		p.both.Store(true)
 	}
@@ -68,9 +68,11 @@ func (p *publisher) Publish(_ context.Context, msgs ...saga.Message) error {
 	return nil
 }
 
-func (p *publisher) setFail(b bool) { p.mu.Lock(); p.fail = b; p.mu.Unlock() }
+// SetFail makes every publish fail, or succeed again.
+func (p *Publisher) SetFail(b bool) { p.mu.Lock(); p.fail = b; p.mu.Unlock() }
 
-func (p *publisher) ids() []string {
+// IDs returns the ids of what was published, in order.
+func (p *Publisher) IDs() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []string
@@ -230,7 +232,7 @@ func relay(t *testing.T, e Engine) {
 	open := e.New(t)
 	db := withEffects(t, open)
 	ctx := context.Background()
-	pub := &publisher{}
+	pub := &Publisher{}
 	r := runRelay(t, db, pub)
 	_, last := db.Apply(ctx, []saga.Message{{ID: "a", Body: []byte("ok")}, {ID: "b", Body: []byte("ok")}}, effect)
 	seq, err := db.Write(ctx, func(tx *store.Tx) ([]saga.Message, error) {
@@ -244,7 +246,7 @@ func relay(t *testing.T, e Engine) {
 	if err := r.WaitSent(wctx, max(last, seq)); err != nil {
 		t.Fatalf("WaitSent: %v", err)
 	}
-	got := pub.ids()
+	got := pub.IDs()
 	if len(got) != 3 || got[0] != "a-next" || got[1] != "b-next" || got[2] != "w" {
 		t.Errorf("published %v, want [a-next b-next w]", got)
 	}
@@ -263,7 +265,7 @@ func waitSent(t *testing.T, e Engine) {
 	open := e.New(t)
 	db := withEffects(t, open)
 	ctx := context.Background()
-	pub := &publisher{fail: true}
+	pub := &Publisher{fail: true}
 	r := runRelay(t, db, pub)
 	_, last := db.Apply(ctx, []saga.Message{{ID: "a", Body: []byte("ok")}}, effect)
 	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
@@ -275,13 +277,13 @@ func waitSent(t *testing.T, e Engine) {
 	if n := Outbox(t, db); n != 1 {
 		t.Errorf("%d outbox rows while the broker refuses, want 1", n)
 	}
-	pub.setFail(false)
+	pub.SetFail(false)
 	wctx, cancel = context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := r.WaitSent(wctx, last); err != nil {
 		t.Fatalf("WaitSent after the broker came back: %v", err)
 	}
-	if got := pub.ids(); len(got) != 1 {
+	if got := pub.IDs(); len(got) != 1 {
 		t.Errorf("published %v, want one message", got)
 	}
 }
@@ -299,13 +301,13 @@ func crash(t *testing.T, e Engine) {
 	if n := Outbox(t, db); n != 5 {
 		t.Fatalf("%d outbox rows left by the dead process, want 5", n)
 	}
-	pub := &publisher{}
+	pub := &Publisher{}
 	runRelay(t, db, pub)
 	deadline := time.Now().Add(10 * time.Second)
 	for Outbox(t, db) > 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if got := pub.ids(); len(got) != 5 {
+	if got := pub.IDs(); len(got) != 5 {
 		t.Errorf("the new relay published %v, want the 5 left", got)
 	}
 }
@@ -318,7 +320,7 @@ func twoRelays(t *testing.T, e Engine) {
 	open := e.New(t)
 	a, b := withEffects(t, open), withEffects(t, open)
 	ctx := context.Background()
-	pa, pb := &publisher{delay: 2 * time.Millisecond}, &publisher{delay: time.Millisecond}
+	pa, pb := &Publisher{delay: 2 * time.Millisecond}, &Publisher{delay: time.Millisecond}
 	ra, rb := runRelay(t, a, pa), runRelay(t, b, pb)
 	var wg sync.WaitGroup
 	var applied atomic.Int32
@@ -347,7 +349,7 @@ func twoRelays(t *testing.T, e Engine) {
 	}
 	wg.Wait()
 	seen := map[string]int{}
-	for _, id := range append(pa.ids(), pb.ids()...) {
+	for _, id := range append(pa.IDs(), pb.IDs()...) {
 		seen[id]++
 	}
 	for id, n := range seen {
@@ -358,8 +360,8 @@ func twoRelays(t *testing.T, e Engine) {
 	if len(seen) != int(applied.Load()) {
 		t.Errorf("%d distinct messages published, want %d", len(seen), applied.Load())
 	}
-	if len(pa.ids()) == 0 || len(pb.ids()) == 0 {
-		t.Errorf("relay a published %d, relay b %d: both should have had work", len(pa.ids()), len(pb.ids()))
+	if len(pa.IDs()) == 0 || len(pb.IDs()) == 0 {
+		t.Errorf("relay a published %d, relay b %d: both should have had work", len(pa.IDs()), len(pb.IDs()))
 	}
 	if n := Outbox(t, a); n != 0 {
 		t.Errorf("%d outbox rows left, want 0", n)
