@@ -115,6 +115,10 @@ func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos test skipped in -short mode")
 	}
+	// On a node of its own, with a minute of its own faults: it overlaps
+	// the other parallel tests at the end of the package's run instead of
+	// adding its minute to theirs. Its checks are counts, not timings.
+	t.Parallel()
 	const rows, cols = 100, 100
 	node := StartOwnBroker(t)
 	// On a provisioned vhost, as `make run` sets one up: each part its own

@@ -20,6 +20,9 @@ func TestAProcessMovesToTheNextNodeWhenItsNodeGoes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two RabbitMQ nodes")
 	}
+	// Mostly waiting for its two nodes to boot: it overlaps the other
+	// parallel tests rather than adds up.
+	t.Parallel()
 	first, second := StartOwnBroker(t), StartOwnBroker(t)
 	urls := first.URL("") + "," + second.URL("")
 	p := Start(t, "-addr", "127.0.0.1:0", "-data", t.TempDir(), "-amqp", urls)

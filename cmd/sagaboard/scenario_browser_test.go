@@ -137,11 +137,16 @@ func TestAtAGlanceInABrowser(t *testing.T) {
 
 	// Mallory books; then the load button books alongside, and nobody else
 	// is hurt by the switch. (Mallory first: the load picks random seats.)
+	// The button is pressed once her booking is drawn to its end: the
+	// panel following it sits above the button and grows with each
+	// message, and a click aimed before it grew lands beside the button.
 	mallory := book(t, ctx, "mallory", "J10")
+	waitStatus(t, ctx, p, mallory, "compensated")
+	waitJS[bool](t, ctx, "the panel following mallory's booking draws it to the end",
+		`document.querySelector("#mine")?.textContent.includes("told user")`, 10*time.Second)
 	eval[string](t, ctx, `document.querySelector('#load-form input[name="n"]').value = "12"`)
 	do(t, ctx, "press the load button", chromedp.Click(chromedp.CSS(`#load-form button[type=submit]`)))
 	waitJS[bool](t, ctx, "the page says the load started", `document.querySelector("#load-msg").textContent.includes("12")`, 5*time.Second)
-	waitStatus(t, ctx, p, mallory, "compensated")
 	why := eval[string](t, ctx, `document.querySelector("#booking-`+mallory+` .why").textContent`)
 	if !strings.Contains(why, "⚡ injected") || !strings.Contains(why, "payment.fail_next=1 (user_id=mallory)") {
 		t.Errorf("mallory's booking says %q, want the injected switch with its setting", strings.Join(strings.Fields(why), " "))
