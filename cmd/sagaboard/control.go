@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,33 +40,45 @@ func (m *Main) runControl(ctx context.Context, switches *saga.Switches, live *we
 	})
 }
 
-// sayPresence tells every dashboard, every saga.PresenceEvery until ctx
-// ends, which parts this process runs and on which broker node each is.
+// sayPresence tells every dashboard which parts this process runs and on
+// which broker node each is: every saga.PresenceEvery until ctx ends, and at
+// once when a part first connects or moves to another node, so the badge
+// follows a failover within a moment rather than within five seconds.
+// Looking costs a lock and a map per part.
 func (m *Main) sayPresence(ctx context.Context) {
 	id := saga.NewID()
-	t := time.NewTicker(saga.PresenceEvery)
-	defer t.Stop()
+	look := time.NewTicker(presenceLook)
+	defer look.Stop()
+	var said map[string]string
+	var saidAt time.Time
 	for {
-		p := saga.Presence{Process: id, Parts: m.Config.Only, Nodes: map[string]string{}}
+		nodes := map[string]string{}
 		for _, part := range m.Config.Only {
 			if b := m.brokers[part]; b != nil {
-				p.Nodes[part] = b.Node()
+				nodes[part] = b.Node()
 			}
 		}
-		body, _ := json.Marshal(p)
-		msg := saga.Message{ID: saga.NewID(), Type: saga.TypePresence, RoutingKey: saga.KeyHello, Source: strings.Join(m.Config.Only, ","), Timestamp: time.Now(), Body: body}
-		// While the broker is down there is nobody to tell: the next tick
-		// tries again.
-		bctx, cancel := context.WithTimeout(ctx, saga.PresenceEvery)
-		_ = m.control.Broadcast(bctx, msg)
-		cancel()
+		if said == nil || !maps.Equal(nodes, said) || time.Since(saidAt) >= saga.PresenceEvery {
+			body, _ := json.Marshal(saga.Presence{Process: id, Parts: m.Config.Only, Nodes: nodes})
+			msg := saga.Message{ID: saga.NewID(), Type: saga.TypePresence, RoutingKey: saga.KeyHello, Source: strings.Join(m.Config.Only, ","), Timestamp: time.Now(), Body: body}
+			// While the broker is down there is nobody to tell: the next
+			// look tries again.
+			bctx, cancel := context.WithTimeout(ctx, saga.PresenceEvery)
+			if m.control.Broadcast(bctx, msg) == nil {
+				said, saidAt = nodes, time.Now()
+			}
+			cancel()
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-look.C:
 		}
 	}
 }
+
+// presenceLook is how often sayPresence looks for a part on another node.
+const presenceLook = 250 * time.Millisecond
 
 func switchesMessage(st saga.SwitchState) saga.Message {
 	body, _ := json.Marshal(st)

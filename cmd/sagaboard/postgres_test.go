@@ -49,28 +49,6 @@ func pgOptIn(t *testing.T) {
 	}
 }
 
-// pgCheckerGreen waits for the checker's slow sweep to pass over every
-// booking after now, and fails unless it then says ok with every rule
-// checked.
-func pgCheckerGreen(t *testing.T, p *Proc) {
-	t.Helper()
-	inv, ok := sweptAfter(t, p, time.Now().UTC())
-	if !ok {
-		t.FailNow()
-	}
-	if !inv.OK || inv.State != "ok" {
-		t.Errorf("after a full sweep the checker says ok=%v state=%q, want ok", inv.OK, inv.State)
-	}
-	for _, r := range inv.Rules {
-		if !r.Checked || !r.Holds {
-			t.Errorf("rule %s: checked=%v holds=%v, want both", r.Rule, r.Checked, r.Holds)
-		}
-	}
-	if len(inv.Rules) == 0 {
-		t.Errorf("the checker lists no rules")
-	}
-}
-
 // pgNoSecret fails if the password shows in what a user can read.
 func pgNoSecret(t *testing.T, where, text string) {
 	t.Helper()
@@ -114,7 +92,7 @@ func TestSagaOnPostgres(t *testing.T) {
 	}
 	p.SetSwitches(`{"payment":{"fail_rate":0}}`)
 	p.Settled(20 * time.Second)
-	pgCheckerGreen(t, p)
+	checkerGreen(t, p)
 
 	// The state is in PostgreSQL, a schema per part, and not in the data
 	// folder.
@@ -316,7 +294,7 @@ func TestTwoPaymentProcessesShareOneLedgerOnPostgres(t *testing.T) {
 	if after <= took2 {
 		t.Errorf("after the SIGKILL the remaining payment process took nothing more (%d messages, %d before)", after, took2)
 	}
-	pgCheckerGreen(t, front)
+	checkerGreen(t, front)
 	t.Logf("conflict: %d bookings over 2 payment processes on one PostgreSQL ledger (%d and %d payment messages taken before one was SIGKILLed, %d by the other in all); %d BookingCreated sent 3 more times each; %d confirmed, %d compensated (%d refunded); no double charge",
 		len(accepted), took1, took2, after, dups, confirmed, compensated, refunded)
 }

@@ -223,7 +223,7 @@ func contract() *obj {
 		desc  string
 	}{
 		{saga.ControlKey, []string{saga.TypeSwitchesChanged}, "The whole set of failure switches, sent by web on every change and in answer to a Hello. Every process binds a server-named exclusive queue (amq.gen-…) to control.# on this exchange."},
-		{saga.KeyHello, []string{saga.TypeHello, saga.TypePresence}, "Hello is sent by a process without the dashboard once its control subscription is in place; web answers with the switches. Presence is sent by every process every few seconds: its parts and the broker node each is on, which the dashboard shows."},
+		{saga.KeyHello, []string{saga.TypeHello, saga.TypePresence}, "Hello is sent by a process without the dashboard once its control subscription is in place; web answers with the switches. Presence is sent by every process every few seconds, and at once when a part connects or moves: its parts and the broker node each is on, which the dashboard shows."},
 	} {
 		msgs := newObj()
 		for _, typ := range c.types {
@@ -353,7 +353,7 @@ func contract() *obj {
 	messages.set(saga.TypePresence, newObj(
 		"name", saga.TypePresence,
 		"title", saga.TypePresence,
-		"summary", fmt.Sprintf("Sent by every process every %s; its source is the comma list of parts it runs.", saga.PresenceEvery),
+		"summary", fmt.Sprintf("Sent by every process every %s, and at once when one of its parts connects or moves to another node; its source is the comma list of parts it runs.", saga.PresenceEvery),
 		"contentType", "application/json",
 		"headers", headersSchema(saga.TypePresence, nil, false),
 		"payload", newObj(

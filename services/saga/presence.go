@@ -2,7 +2,8 @@ package saga
 
 import "time"
 
-// TypePresence is sent by every process now and then, on the control
+// TypePresence is sent by every process now and then, and at once when
+// one of its parts connects or moves to another node, on the control
 // exchange with KeyHello (which every part may send): which parts it runs
 // and which broker node each is on, so a dashboard can say where each
 // process of a split deployment is. It changes nothing; a dashboard only
