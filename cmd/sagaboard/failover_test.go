@@ -31,21 +31,9 @@ func TestAProcessMovesToTheNextNodeWhenItsNodeGoes(t *testing.T) {
 	p.WaitFor(id, 15*time.Second, "confirmed", func(b Booking) bool { return b.Status == "confirmed" })
 	// The badge is drawn from a look at the broker every second, so it may
 	// be a look behind the first booking.
-	for on, deadline := "127.0.0.1:"+itoa(first.Port), time.Now().Add(10*time.Second); !nodeOnPage(t, p, on); time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the badge does not say the process is on the first node %s (it says %q):\n%s", on, badgeNode(p), tail(p.Log(), 20))
-		}
-	}
-
+	waitOnNode(t, p, "the first", "127.0.0.1:"+itoa(first.Port), 10*time.Second)
 	first.Ctl("stop_app")
-	deadline := time.Now().Add(30 * time.Second)
-	on := "127.0.0.1:" + itoa(second.Port)
-	for !nodeOnPage(t, p, on) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the process did not move to the second node %s:\n%s", on, tail(p.Log(), 20))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitOnNode(t, p, "the second", "127.0.0.1:"+itoa(second.Port), 30*time.Second)
 	next := p.Book("bob", "B1")
 	p.WaitFor(next, 15*time.Second, "confirmed on the second node", func(b Booking) bool { return b.Status == "confirmed" })
 }
@@ -61,6 +49,17 @@ func nodeOnPage(t *testing.T, p *Proc, node string) bool {
 	defer res.Body.Close()
 	page, _ := io.ReadAll(res.Body)
 	return strings.Contains(string(page), "on "+node)
+}
+
+// waitOnNode waits until the badge says p is on node, the one called
+// which, and fails the test after within.
+func waitOnNode(t *testing.T, p *Proc, which, node string, within time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(within); !nodeOnPage(t, p, node); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the badge does not say the process is on %s node %s (it says %q):\n%s", which, node, badgeNode(p), tail(p.Log(), 20))
+		}
+	}
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -267,13 +267,10 @@ func (r *Relay) read(ctx context.Context) ([]saga.Message, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	var top int64
-	if len(seqs) > 0 {
-		top = seqs[len(seqs)-1]
-	}
 	if len(msgs) > 0 {
-		return msgs, top, nil
+		return msgs, seqs[len(seqs)-1], nil
 	}
+	var top int64
 	err = tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)`).Scan(&top)
 	if err != nil {
 		return nil, 0, fmt.Errorf("outbox: read sequence: %w", err)
